@@ -1,0 +1,31 @@
+"""Seeded simulated replays with known ground truth (``stream-ml scenario list``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios.base import Scenario
+from scenarios.sea_drift import SeaDrift
+
+_REGISTRY: dict[str, Any] = {s.name: s for s in (SeaDrift(),)}
+
+
+def register(scenario: Any) -> None:
+    """Add a scenario to the registry (by its ``name``)."""
+    _REGISTRY[scenario.name] = scenario
+
+
+def get(name: str) -> Any:
+    from stream_ml.errors import ConfigError
+
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(f"no scenario {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+__all__ = ["Scenario", "get", "names", "register"]

@@ -1,0 +1,200 @@
+"""Configuration: frozen pydantic models that a TOML file and the Python API both build.
+
+A typo is an error, never a silently ignored key: every model forbids unknown keys, and
+:func:`load_config` turns pydantic's complaint into a :class:`ConfigError` that names the key.
+Model expressions and metric names are checked when the config is loaded, not when the first
+event arrives.
+
+>>> lr = {"model": "linear_model.LogisticRegression()"}
+>>> cfg = EngineConfig.model_validate({"models": {"lr": lr}})
+>>> cfg.evaluation.metrics, cfg.evaluation.delay
+(['Accuracy'], 0)
+>>> EngineConfig.model_validate({"models": {"lr": {"modle": "x"}}})
+Traceback (most recent call last):
+...
+pydantic_core._pydantic_core.ValidationError: 2 validation errors for EngineConfig
+...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from stream_ml.errors import ConfigError, StreamMLError
+from stream_ml.models.expr import parse_model
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _RowsConfig(_Config):
+    target: str | None = None
+    target_type: Literal["auto", "int", "float", "bool", "str"] = "auto"
+    id: str | None = None
+    key: str | None = None
+    ts: str | None = None
+    categorical: list[str] = Field(default_factory=list)
+    limit: int | None = Field(default=None, ge=0)
+
+
+class CsvSourceConfig(_RowsConfig):
+    """A CSV file (gzip if the name ends with .gz); one row per observation."""
+
+    kind: Literal["csv"]
+    path: str
+    delimiter: str = ","
+
+
+class JsonlSourceConfig(_RowsConfig):
+    """A JSON Lines file: rows with a ``target`` column, or (no target) engine messages."""
+
+    kind: Literal["jsonl"]
+    path: str
+
+
+class RiverSourceConfig(_Config):
+    """A dataset bundled with River (``Phishing``) or a synthetic one (``synth.SEA``)."""
+
+    kind: Literal["river"]
+    dataset: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    target: str = "target"
+    target_type: Literal["auto", "int", "float", "bool", "str"] = "auto"
+    limit: int | None = Field(default=None, ge=0)
+
+
+SourceConfig = Annotated[
+    CsvSourceConfig | JsonlSourceConfig | RiverSourceConfig, Field(discriminator="kind")
+]
+
+
+class ModelConfig(_Config):
+    """One named model: a River expression such as ``"tree.HoeffdingTreeClassifier()"``."""
+
+    model: str
+
+    @field_validator("model")
+    @classmethod
+    def _parses(cls, v: str) -> str:
+        try:
+            parse_model(v)
+        except StreamMLError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+
+class EvaluationConfig(_Config):
+    """Prequential evaluation: metrics by River name, the label delay of a replay, the window."""
+
+    metrics: list[str] = Field(default_factory=lambda: ["Accuracy"])
+    delay: int = Field(default=0, ge=0, description="events between a prediction and its label")
+    window: int = Field(default=1000, ge=1, description="events behind the rolling metrics")
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics(cls, v: list[str]) -> list[str]:
+        from stream_ml.evaluation.prequential import build_metric
+
+        for name in v:
+            try:
+                build_metric(name)
+            except StreamMLError as exc:
+                raise ValueError(str(exc)) from None
+        return v
+
+
+class LabelsConfig(_Config):
+    """Bounds of the delayed-label join."""
+
+    max_pending: int = Field(default=100_000, ge=1)
+    ttl: float | None = Field(default=None, gt=0, description="event-time seconds")
+
+
+class JsonlSinkConfig(_Config):
+    kind: Literal["jsonl"]
+    path: str
+
+
+class SqliteSinkConfig(_Config):
+    kind: Literal["sqlite"]
+    path: str
+    table: str = "predictions"
+
+
+class StdoutSinkConfig(_Config):
+    kind: Literal["stdout"]
+
+
+SinkConfig = Annotated[
+    JsonlSinkConfig | SqliteSinkConfig | StdoutSinkConfig, Field(discriminator="kind")
+]
+
+
+class EngineConfig(_Config):
+    """The whole engine: source, models (the first listed serves), evaluation, labels, sinks."""
+
+    name: str = "engine"
+    seed: int = 0
+    source: SourceConfig | None = None
+    models: dict[str, ModelConfig] = Field(min_length=1)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
+    sinks: list[SinkConfig] = Field(default_factory=list)
+
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON of this config (snapshots record it)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def config_error(exc: ValidationError, where: str = "config") -> ConfigError:
+    """One readable ConfigError naming every bad key of a pydantic ValidationError."""
+    lines = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        msg = msg.removeprefix("Value error, ")
+        lines.append(f"  {loc}: {msg}")
+    return ConfigError(f"invalid {where}:\n" + "\n".join(lines))
+
+
+def parse_config(data: dict[str, Any], where: str = "config") -> EngineConfig:
+    """Validate a dict (from TOML or JSON) into an :class:`EngineConfig`."""
+    try:
+        return EngineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise config_error(exc, where) from None
+
+
+def load_config(path: str | Path) -> EngineConfig:
+    """Read and validate a TOML config file.
+
+    Relative paths in it are taken from the current directory; when no such file exists there
+    but one does next to the config file, that one is used.
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {str(p)!r}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{str(p)!r} is not valid TOML: {exc}") from exc
+    cfg = parse_config(data, where=str(p))
+    src = cfg.source
+    if src is not None and hasattr(src, "path"):
+        here, beside = Path(src.path), p.parent / src.path
+        if not here.is_absolute() and not here.exists() and beside.exists():
+            cfg = cfg.model_copy(update={"source": src.model_copy(update={"path": str(beside)})})
+    return cfg

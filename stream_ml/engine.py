@@ -1,0 +1,320 @@
+"""The engine: owns the order of the stages, and nothing else.
+
+Observation: features -> router -> models -> Prediction.
+Feedback: join with the pending prediction -> metrics -> models learn -> router reward -> monitors.
+
+The engine is plain, deterministic, single-threaded state. Every runtime (the embedded loop, the
+replay runner, the server, the Bytewax dataflow) drives it through the same few verbs:
+``predict``, ``learn``, ``process``.
+
+>>> from river import linear_model, preprocessing, tree
+>>> engine = Engine(models={
+...     "lr": preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+...     "tree": tree.HoeffdingTreeClassifier(),
+... })
+>>> p = engine.predict({"x1": 0.3, "x2": 1.0}, id="e1", key="user-7", ts=1700000000.0)
+>>> p.id, p.model
+('e1', 'lr')
+>>> engine.learn("e1", True)
+>>> engine.learn("e1", True)
+Traceback (most recent call last):
+...
+stream_ml.errors.UnknownIdError: field 'id': no pending prediction with id 'e1'
+>>> engine.summary()["errors"]["by_code"]
+{'unknown_id': 1}
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from stream_ml.errors import (
+    ConfigError,
+    DuplicateIdError,
+    EventError,
+    ExpiredIdError,
+    ModelError,
+    StreamMLError,
+    UnknownIdError,
+)
+from stream_ml.evaluation.pending import PendingStore
+from stream_ml.events import Ack, ErrorRecord, Feedback, Observation, Prediction, parse_message
+from stream_ml.models.slot import ModelSlot
+
+
+class FeatureStage(Protocol):
+    """What the engine needs from a feature stage (see :mod:`stream_ml.features`)."""
+
+    def transform_one(self, x: dict, ts: float) -> dict: ...
+
+    def learn_one(self, x: dict, ts: float, y: Any) -> None: ...
+
+
+_DEFAULT_METRICS = {True: ("Accuracy",), False: ("MAE",)}
+
+
+class Engine:
+    """An online learning engine around named River models.
+
+    By default the first model serves and the others run in shadow: every model predicts,
+    learns and is scored on every event.
+
+    Parameters
+    ----------
+    models
+        Named River estimators; the first one listed serves.
+    metrics
+        River metric names scored prequentially for every model (default: Accuracy for
+        classifiers, MAE for regressors).
+    window
+        Number of scored events behind the rolling metrics.
+    max_pending
+        The most predictions waiting for a label; the oldest is evicted beyond it (counted).
+    label_ttl
+        Event-time seconds a prediction waits for its label before it expires (counted).
+    seed
+        Seed of the engine's random generator (routers draw from it).
+    name
+        The engine's name (snapshots, metrics).
+    features
+        An optional feature stage (``transform_one``/``learn_one``).
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, Any],
+        *,
+        metrics: Sequence[str] | None = None,
+        window: int = 1000,
+        max_pending: int = 100_000,
+        label_ttl: float | None = None,
+        seed: int = 0,
+        name: str = "engine",
+        features: FeatureStage | None = None,
+        error_samples: int = 100,
+    ) -> None:
+        if not models:
+            raise ConfigError("an engine needs at least one model")
+        self.name = name
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.slots: list[ModelSlot] = []
+        for model_name, model in models.items():
+            names = metrics
+            if names is None:
+                from river import base
+
+                names = _DEFAULT_METRICS[isinstance(model, base.Classifier)]
+            try:
+                self.slots.append(ModelSlot(model_name, model, metrics=names, window=window))
+            except TypeError as exc:
+                raise ConfigError(str(exc)) from exc
+        self.primary = self.slots[0].name
+        self.pending = PendingStore(max_pending=max_pending, ttl=label_ttl)
+        self.features = features
+        self.seq = 0
+        self.n_feedback = 0
+        self.n_labels = 0
+        self.last_ts: float | None = None
+        self.config: Any = None
+        self.errors: Counter[str] = Counter()
+        self.error_samples: deque[ErrorRecord] = deque(maxlen=error_samples)
+
+    # -- observations -------------------------------------------------------------------------
+
+    def predict(
+        self, x: dict, *, id: str | None = None, key: str | None = None, ts: float | None = None
+    ) -> Prediction:
+        """Predict for one observation (trusted dict; no validation cost).
+
+        The features the models saw are held with the prediction until its label arrives.
+        """
+        seq = self.seq + 1
+        if ts is None:
+            ts = float(seq)
+        if id is None:
+            id = str(seq)
+        elif id in self.pending.records:
+            raise self._count(DuplicateIdError(id))
+        if self.features is not None:
+            try:
+                x = self.features.transform_one(x, ts)
+            except StreamMLError as err:
+                raise self._count(err) from None
+        else:
+            x = dict(x)  # what the models saw, safe from the caller mutating its dict later
+        slots = self.slots
+        if len(slots) == 1:
+            slot = slots[0]
+            try:
+                y_pred, proba = slot._predict(x)
+            except Exception as exc:
+                raise self._count(ModelError(slot.name, "predict", exc)) from exc
+            answers: tuple = ((y_pred, proba),)
+            shadow = None
+        else:
+            outs = []
+            for slot in slots:
+                try:
+                    outs.append(slot._predict(x))
+                except Exception as exc:
+                    raise self._count(ModelError(slot.name, "predict", exc)) from exc
+            answers = tuple(outs)
+            y_pred, proba = answers[0]
+            shadow = {s.name: a[0] for s, a in zip(slots[1:], answers[1:])}
+        self.seq = seq
+        self.last_ts = ts
+        pending = self.pending
+        records = pending.records
+        if len(records) >= pending.max_pending:
+            pending.make_room()
+        records[id] = (x, ts, answers)
+        if ts > pending.newest_ts:
+            pending.newest_ts = ts
+        if not seq % pending.check_every:
+            pending.maintain()
+        return Prediction(
+            id, self.primary, y_pred, proba, key, ts, seq, 1.0, slots[0].version, shadow
+        )
+
+    # -- feedback -----------------------------------------------------------------------------
+
+    def learn(self, id: str, label: Any = None, *, ts: float | None = None) -> None:
+        """Join a label to the pending prediction ``id``: score, then learn, every model.
+
+        The models learn from the features they saw when they predicted, never recomputed.
+        """
+        record = self.pending.records.pop(id, None)
+        if record is None:
+            if self.pending.was_dropped(id):
+                raise self._count(ExpiredIdError(id))
+            raise self._count(UnknownIdError(id))
+        self.n_feedback += 1
+        if label is None:
+            return
+        x, pred_ts, answers = record
+        for slot, answer in zip(self.slots, answers):
+            if slot.scored:
+                slot.prequential.update(label, answer[0], answer[1])
+            try:
+                slot.learn_one(x, label)
+            except Exception as exc:
+                raise self._count(ModelError(slot.name, "learn", exc)) from exc
+        self.n_labels += 1
+        if self.features is not None:
+            self.features.learn_one(x, pred_ts, label)
+
+    # -- mixed streams ------------------------------------------------------------------------
+
+    def process(self, message: Any) -> Prediction | Ack:
+        """Validate one message (dict, JSON, or pydantic model) and apply it."""
+        try:
+            msg = parse_message(message)
+        except EventError as err:
+            raise self._count(err) from None
+        if isinstance(msg, Observation):
+            return self.predict(dict(msg.features), id=msg.id, key=msg.key, ts=msg.ts)
+        assert isinstance(msg, Feedback)
+        self.learn(msg.id, msg.label, ts=msg.ts)
+        return Ack(msg.id, msg.label is not None)
+
+    def process_many(self, messages: Iterable[Any]) -> list[Prediction | Ack | ErrorRecord]:
+        """Apply many messages; a bad one yields an :class:`ErrorRecord` and the rest go on."""
+        out: list[Prediction | Ack | ErrorRecord] = []
+        for i, m in enumerate(messages):
+            try:
+                out.append(self.process(m))
+            except StreamMLError as err:
+                out.append(ErrorRecord.from_error(err, i))
+        return out
+
+    # -- errors and reports -------------------------------------------------------------------
+
+    def _count(self, err: StreamMLError) -> StreamMLError:
+        self.errors[err.code] += 1
+        self.error_samples.append(ErrorRecord.from_error(err))
+        return err
+
+    def count_error(self, err: StreamMLError, offset: Any = None) -> ErrorRecord:
+        """Count an error raised outside the engine (e.g. a source row that did not parse)."""
+        self.errors[err.code] += 1
+        record = ErrorRecord.from_error(err, offset)
+        self.error_samples.append(record)
+        return record
+
+    def model(self, name: str) -> Any:
+        """The River estimator in slot ``name``."""
+        for slot in self.slots:
+            if slot.name == name:
+                return slot.model
+        raise KeyError(name)
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Per model: cumulative and rolling metric values, counts and version."""
+        return {
+            s.name: {
+                "metrics": s.prequential.values(),
+                "rolling": s.prequential.rolling(),
+                "scored": s.prequential.n,
+                "learned": self.n_labels,
+                "version": s.version,
+                "role": "primary" if s.name == self.primary else "shadow",
+            }
+            for s in self.slots
+        }
+
+    def error_summary(self) -> dict[str, Any]:
+        return {
+            "total": sum(self.errors.values()),
+            "by_code": dict(sorted(self.errors.items())),
+            "samples": [r.to_dict() for r in self.error_samples],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Everything a report needs: events, per-model metrics, labels, errors."""
+        return {
+            "engine": self.name,
+            "events": self.seq,
+            "feedback": self.n_feedback,
+            "models": self.metrics(),
+            "labels": self.pending.counts(),
+            "errors": self.error_summary(),
+        }
+
+    # -- construction from configuration ------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: Any) -> Engine:
+        """Build the engine a config describes (an :class:`EngineConfig`, a dict or a TOML path)."""
+        from pathlib import Path
+
+        from stream_ml.config import EngineConfig, load_config, parse_config
+        from stream_ml.models.expr import parse_model
+
+        if isinstance(config, str | Path):
+            config = load_config(config)
+        elif isinstance(config, dict):
+            config = parse_config(config)
+        if not isinstance(config, EngineConfig):
+            raise ConfigError(f"expected an EngineConfig, a dict or a path, got {type(config)}")
+        models = {name: parse_model(m.model) for name, m in config.models.items()}
+        engine = cls(
+            models,
+            metrics=config.evaluation.metrics,
+            window=config.evaluation.window,
+            max_pending=config.labels.max_pending,
+            label_ttl=config.labels.ttl,
+            seed=config.seed,
+            name=config.name,
+        )
+        engine.config = config
+        return engine
+
+    def annotate_last_error(self, offset: Any) -> None:
+        """Attach a source location to the error counted last (runtimes call this)."""
+        if self.error_samples and self.error_samples[-1].offset is None:
+            self.error_samples[-1].offset = offset

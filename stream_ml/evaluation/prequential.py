@@ -1,0 +1,107 @@
+"""Prequential (test-then-train) evaluation with any River metric, cumulative and rolling.
+
+Each labelled prediction updates the cumulative metrics at once, exactly as
+``river.evaluate.progressive_val_score`` does (the same skip rule: a prediction that is ``None``
+or ``{}`` is not scored). The rolling value over the last ``window`` scored events is not
+maintained per event: the pairs go into a preallocated ring and the rolling metric is recomputed
+from it when somebody reads it (a report, a dashboard tick), which costs nothing on the hot path.
+
+>>> pq = Prequential(["Accuracy"], window=2, is_classifier=True)
+>>> for y, y_pred in [(True, True), (True, False), (False, False)]:
+...     pq.update(y, y_pred, None)
+>>> round(pq.values()["Accuracy"], 4), pq.rolling()["Accuracy"]
+(0.6667, 0.5)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from river import metrics as river_metrics
+
+from stream_ml.errors import ConfigError
+from stream_ml.models.expr import parse_in
+
+
+def build_metric(name: str) -> Any:
+    """A fresh River metric from a name such as ``"Accuracy"`` or ``"F1(pos_val=1)"``."""
+    metric = parse_in(name, "metrics")
+    if not isinstance(metric, river_metrics.base.Metric):
+        raise ConfigError(f"metric {name!r} is not a River metric")
+    return metric
+
+
+class Prequential:
+    """Cumulative and rolling values of a set of River metrics for one model.
+
+    Parameters
+    ----------
+    names
+        Metric names, resolved inside ``river.metrics``.
+    window
+        Number of most recent scored events the rolling values cover.
+    is_classifier
+        Whether the model has probabilities: metrics that do not require labels (ROCAUC,
+        LogLoss...) are then fed the probabilities, the others the label.
+    """
+
+    def __init__(self, names: Sequence[str], *, window: int = 1000, is_classifier: bool) -> None:
+        if window < 1:
+            raise ConfigError(f"rolling window must be >= 1, got {window}")
+        self.names = list(names)
+        self.window = window
+        self.is_classifier = is_classifier
+        self.metrics = [build_metric(n) for n in self.names]
+        self._uses_proba = [is_classifier and not m.requires_labels for m in self.metrics]
+        for name, m, proba in zip(self.names, self.metrics, self._uses_proba, strict=True):
+            if (
+                is_classifier
+                and not proba
+                and not isinstance(m, river_metrics.base.ClassificationMetric)
+            ):
+                raise ConfigError(f"metric {name!r} does not apply to a classifier")
+            if not is_classifier and isinstance(m, river_metrics.base.ClassificationMetric):
+                raise ConfigError(f"metric {name!r} is for classifiers; the model is not one")
+        self._label_updates = [m.update for m, p in zip(self.metrics, self._uses_proba) if not p]
+        self._proba_updates = [m.update for m, p in zip(self.metrics, self._uses_proba) if p]
+        self._ys: list[Any] = [None] * window
+        self._labels: list[Any] = [None] * window
+        self._probas: list[Any] = [None] * window
+        self._i = 0
+        self.n = 0
+
+    def update(self, y: Any, y_pred: Any, proba: Any) -> None:
+        """Score one labelled prediction (label ``y_pred``, probabilities ``proba`` or None)."""
+        if y_pred is not None:
+            for upd in self._label_updates:
+                upd(y, y_pred)
+        if proba:
+            for upd in self._proba_updates:
+                upd(y, proba)
+        i = self._i
+        self._ys[i] = y
+        self._labels[i] = y_pred
+        self._probas[i] = proba
+        self._i = 0 if i + 1 == self.window else i + 1
+        self.n += 1
+
+    def values(self) -> dict[str, float]:
+        """Cumulative value of every metric."""
+        return {n: float(m.get()) for n, m in zip(self.names, self.metrics, strict=True)}
+
+    def rolling(self) -> dict[str, float]:
+        """Value of every metric over the last ``window`` scored events."""
+        count = min(self.n, self.window)
+        start = (self._i - count) % self.window
+        order = [(start + j) % self.window for j in range(count)]
+        out = {}
+        for name, uses_proba in zip(self.names, self._uses_proba, strict=True):
+            m = build_metric(name)
+            preds = self._probas if uses_proba else self._labels
+            for j in order:
+                p = preds[j]
+                if p is not None and p != {}:
+                    m.update(self._ys[j], p)
+            out[name] = float(m.get())
+        return out

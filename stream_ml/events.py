@@ -1,0 +1,214 @@
+"""The records that cross the engine's boundary.
+
+Inbound messages (:class:`Observation`, :class:`Feedback`) are pydantic models: a dict from a file,
+a socket or a broker is validated once, at the boundary, and a malformed one becomes a
+:class:`~stream_ml.errors.MalformedMessageError` naming the field. Inside the engine, trusted
+dicts take a fast path (``Engine.predict(x, id=..., ...)``) with no validation cost.
+
+Outbound records (:class:`Prediction`, :class:`Ack`) are slotted dataclasses: cheap to build on
+the hot path, and pydantic can still validate and document them (``TypeAdapter(Prediction)``).
+
+>>> msg = parse_message({"id": "e1", "key": "u7", "ts": "2023-11-14T22:13:20Z",
+...                      "features": {"x": 1.5}})
+>>> type(msg).__name__, msg.ts
+('Observation', 1700000000.0)
+>>> parse_message({"id": "e1", "label": True}).label
+True
+>>> parse_message({"id": "e1", "features": {"x": [1]}})
+Traceback (most recent call last):
+...
+stream_ml.errors.MalformedMessageError: field 'features.x': ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from stream_ml.errors import EventError, MalformedMessageError
+
+FeatureValue = float | int | bool | str | None
+Label = bool | int | float | str
+
+
+def parse_timestamp(value: Any, field: str = "ts") -> float:
+    """Event time as float seconds since the epoch (UTC).
+
+    Accepts numbers (seconds), ISO 8601 strings (naive ones are taken as UTC) and datetimes.
+
+    >>> parse_timestamp(1.5), parse_timestamp("1970-01-01T00:00:02+00:00")
+    (1.5, 2.0)
+    >>> parse_timestamp("yesterday")
+    Traceback (most recent call last):
+    ...
+    stream_ml.errors.EventError: field 'ts': not a timestamp: 'yesterday'
+    """
+    if isinstance(value, bool):
+        raise EventError(field, f"not a timestamp: {value!r}")
+    if isinstance(value, int | float):
+        f = float(value)
+        if not math.isfinite(f):
+            raise EventError(field, f"not a finite timestamp: {value!r}")
+        return f
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return parse_timestamp(float(value), field)
+        except ValueError:
+            pass
+        try:
+            return parse_timestamp(dt.datetime.fromisoformat(value.replace("Z", "+00:00")), field)
+        except ValueError:
+            pass
+    raise EventError(field, f"not a timestamp: {value!r}")
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Observation(_Message):
+    """Something to predict on: features, with an id (for the later label), a key and event time."""
+
+    kind: Literal["observation"] = "observation"
+    id: str | None = Field(default=None, max_length=256)
+    key: str | None = Field(default=None, max_length=256)
+    ts: float | None = None
+    features: dict[str, FeatureValue]
+    candidates: list[dict[str, FeatureValue]] | None = None
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _ts(cls, v: Any) -> float | None:
+        return None if v is None else parse_timestamp(v)
+
+    @field_validator("features")
+    @classmethod
+    def _finite(cls, v: dict[str, FeatureValue]) -> dict[str, FeatureValue]:
+        for name, value in v.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"feature {name!r} is not finite: {value!r}")
+        return v
+
+
+class Feedback(_Message):
+    """What happened for an earlier observation: its label, a reward, clicks."""
+
+    kind: Literal["feedback"] = "feedback"
+    id: str = Field(max_length=256)
+    label: Label | None = None
+    reward: float | None = None
+    clicks: list[str] | None = None
+    ts: float | None = None
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _ts(cls, v: Any) -> float | None:
+        return None if v is None else parse_timestamp(v)
+
+
+Message = Annotated[Observation | Feedback, Field(discriminator="kind")]
+_MESSAGE: TypeAdapter[Observation | Feedback] = TypeAdapter(Message)
+
+
+def parse_message(data: Any) -> Observation | Feedback:
+    """Validate one inbound message (a dict, a JSON string/bytes, or a model instance).
+
+    A message without ``kind`` is an observation if it has ``features`` and feedback otherwise.
+    """
+    if isinstance(data, Observation | Feedback):
+        return data
+    try:
+        if isinstance(data, str | bytes | bytearray):
+            data = TypeAdapter(dict[str, Any]).validate_json(data)
+        if isinstance(data, dict) and "kind" not in data:
+            data = {**data, "kind": "observation" if "features" in data else "feedback"}
+        return _MESSAGE.validate_python(data)
+    except ValidationError as exc:
+        raise _from_validation(exc) from exc
+    except EventError as exc:
+        raise MalformedMessageError(exc.field, exc.reason) from exc
+
+
+def _from_validation(exc: ValidationError) -> MalformedMessageError:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"] if p not in ("observation", "feedback")]
+    # drop the union tag pydantic inserts for the value type (e.g. 'features.x.float')
+    if len(loc) > 2 and loc[0] in ("features",):
+        loc = loc[:2]
+    field = ".".join(loc) or None
+    return MalformedMessageError(field, first["msg"])
+
+
+@dataclasses.dataclass(slots=True)
+class Prediction:
+    """One answer of the engine.
+
+    ``model`` served it; ``y_pred`` is its prediction, ``proba`` its class probabilities when it has
+    them; ``propensity`` is the probability that this model was the one to serve (1.0 when fixed);
+    ``shadow`` holds the predictions of the other models that ran on the same event.
+    """
+
+    id: str
+    model: str
+    y_pred: Any
+    proba: dict[Any, float] | None = None
+    key: str | None = None
+    ts: float | None = None
+    seq: int = 0
+    propensity: float = 1.0
+    model_version: int = 0
+    shadow: dict[str, Any] | None = None
+    fallback: bool = False
+    kind: str = "prediction"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (keys of ``proba`` as strings, as JSON needs)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.proba is not None:
+            d["proba"] = {_key(k): v for k, v in self.proba.items()}
+        return d
+
+
+@dataclasses.dataclass(slots=True)
+class Ack:
+    """The engine's answer to a feedback message."""
+
+    id: str
+    learned: bool = True
+    kind: str = "ack"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "learned": self.learned, "kind": self.kind}
+
+
+@dataclasses.dataclass(slots=True)
+class ErrorRecord:
+    """A counted piece of bad input: its code, field, reason and where it came from."""
+
+    code: str
+    field: str | None
+    reason: str
+    offset: Any = None
+    kind: str = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_error(cls, err: Exception, offset: Any = None) -> ErrorRecord:
+        field = getattr(err, "field", None)
+        reason = getattr(err, "reason", None) or str(err)
+        off = getattr(err, "offset", None)
+        return cls(getattr(err, "code", "error"), field, reason, off if off is not None else offset)
+
+
+def _key(k: Any) -> str:
+    return k if isinstance(k, str) else str(k)

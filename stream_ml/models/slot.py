@@ -1,0 +1,116 @@
+"""A slot: one named River estimator inside the engine, with its version and its metrics.
+
+The slot decides once, at construction, how its model predicts, so that the hot path has no
+branching on model type: a classifier answers ``predict_proba_one`` and the label is its argmax
+(exactly what River's default ``Classifier.predict_one`` does, so the label equals
+``predict_one``); a classifier that overrides ``predict_one`` is asked for both; anything else
+answers ``predict_one``.
+
+>>> from river import linear_model, preprocessing
+>>> slot = ModelSlot("lr", preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+...                  metrics=["Accuracy"])
+>>> slot.predict({"x": 1.0})
+(False, {False: 0.5, True: 0.5})
+>>> slot.learn({"x": 1.0}, True)
+>>> slot.predict({"x": 1.0})[0]
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from river import base, compose
+
+from stream_ml.evaluation.prequential import Prequential
+
+
+def _final_step(model: Any) -> Any:
+    while isinstance(model, compose.Pipeline):
+        model = list(model.steps.values())[-1]
+    return model
+
+
+class ModelSlot:
+    """One named model: predict, learn, version, prequential metrics.
+
+    Parameters
+    ----------
+    name
+        The model's name in the engine.
+    model
+        Any River estimator (classifier, regressor, pipeline).
+    metrics
+        River metric names (``"Accuracy"``, ``"F1(pos_val=1)"``...) evaluated prequentially.
+    window
+        Size of the rolling window over which the rolling metrics are reported.
+    """
+
+    __slots__ = (
+        "_predict",
+        "is_classifier",
+        "learn_one",
+        "model",
+        "name",
+        "prequential",
+        "scored",
+        "version",
+    )
+
+    def __init__(
+        self, name: str, model: Any, *, metrics: Sequence[str] = (), window: int = 1000
+    ) -> None:
+        if not isinstance(model, base.Estimator):
+            raise TypeError(f"model {name!r} is a {type(model).__name__}, not a River estimator")
+        self.name = name
+        self.model: Any = model
+        self.version = 0
+        self.is_classifier = isinstance(model, base.Classifier)
+        self.prequential = Prequential(metrics, window=window, is_classifier=self.is_classifier)
+        self.scored = bool(self.prequential.names)
+        self._bind()
+
+    def _bind(self) -> None:
+        self.learn_one = self.model.learn_one
+        self._predict: Callable[[dict], tuple[Any, Any]]
+        if self.is_classifier:
+            proba = self.model.predict_proba_one
+            final = _final_step(self.model)
+            overrides = type(final).predict_one is not base.Classifier.predict_one
+            if overrides:
+                label = self.model.predict_one
+
+                def predict(x: dict) -> tuple[Any, Any]:
+                    return label(x), proba(x)
+            else:
+
+                def predict(x: dict) -> tuple[Any, Any]:
+                    p = proba(x)
+                    return (max(p, key=p.get) if p else None), p
+
+            self._predict = predict
+        else:
+            one = self.model.predict_one
+            self._predict = lambda x: (one(x), None)
+
+    def predict(self, x: dict) -> tuple[Any, Any]:
+        """``(y_pred, proba)``; ``proba`` is ``None`` for models without probabilities."""
+        return self._predict(x)
+
+    def learn(self, x: dict, y: Any) -> None:
+        self.learn_one(x, y)
+
+    def replace(self, model: Any) -> None:
+        """Swap the estimator (rollback, promotion): the version goes up, metrics go on."""
+        self.model = model
+        self.version += 1
+        self._bind()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_predict", "learn_one")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, v in state.items():
+            setattr(self, k, v)
+        self._bind()

@@ -1,0 +1,60 @@
+"""The stream-ml command: run (table and --json), scenario list, scenario run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.conftest import ROOT
+
+
+def cli(args, env, python, check=True):
+    return subprocess.run(
+        [python, "-m", "stream_ml.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=check,
+    )
+
+
+def test_run_prints_a_table_of_final_metrics(cli_env, python):
+    out = cli(["run", "examples/weather.toml", "--limit", "2000"], cli_env, python)
+    assert "Accuracy" in out.stdout and "tree" in out.stdout and "lr" in out.stdout
+    assert "primary" in out.stdout and "no bad records" in out.stdout
+
+
+def test_run_json_shape(cli_env, python):
+    out = cli(["run", "examples/weather.toml", "--json", "--limit", "3000"], cli_env, python)
+    s = json.loads(out.stdout)
+    assert s["events"] == 3000
+    assert set(s["models"]["tree"]["metrics"]) == {"Accuracy", "F1"}
+    assert s["errors"] == {"total": 0, "by_code": {}, "samples": []}
+
+
+def test_missing_config_is_a_clean_error(cli_env, python, tmp_path):
+    out = cli(["run", str(tmp_path / "nope.toml")], cli_env, python, check=False)
+    assert out.returncode == 1 and "cannot read config" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_scenario_list_and_run(cli_env, python):
+    out = cli(["scenario", "list"], cli_env, python)
+    assert "sea-drift" in out.stdout
+    out = cli(
+        ["scenario", "run", "sea-drift", "--events", "3000", "--seed", "3", "--json"],
+        cli_env,
+        python,
+    )
+    r = json.loads(out.stdout)
+    assert r["summary"]["events"] == 3000 and r["summary"]["feedback"] == 3000
+    assert r["report"]["truth"]["drift_points"] == [1500]
+    assert set(r["report"]["phases"]) == {"lr", "hat", "tree"}
+    human = cli(["scenario", "run", "sea-drift", "--events", "2000"], cli_env, python)
+    assert "rolling Accuracy over time" in human.stdout
+
+
+def test_unknown_scenario(cli_env, python):
+    out = cli(["scenario", "run", "nope"], cli_env, python, check=False)
+    assert out.returncode == 1 and "no scenario 'nope'" in out.stderr
