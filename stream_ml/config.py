@@ -24,7 +24,14 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from stream_ml.errors import ConfigError, StreamMLError
 from stream_ml.models.expr import parse_model
@@ -147,6 +154,27 @@ class EngineConfig(_Config):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     sinks: list[SinkConfig] = Field(default_factory=list)
+    router: Any = Field(default=None, description="an experiment router ([router] kind = ...)")
+
+    @field_validator("router", mode="before")
+    @classmethod
+    def _router(cls, v: Any) -> Any:
+        if v is None or not isinstance(v, dict):
+            return v
+        from pydantic import TypeAdapter
+
+        from stream_ml.experiments import RouterConfig
+
+        return TypeAdapter(RouterConfig).validate_python(v)
+
+    @model_validator(mode="after")
+    def _router_names(self) -> EngineConfig:
+        if self.router is not None:
+            try:
+                self.router.build(list(self.models))
+            except StreamMLError as exc:
+                raise ValueError(f"router: {exc}") from None
+        return self
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of this config (snapshots record it)."""

@@ -44,6 +44,7 @@ from stream_ml.errors import (
 from stream_ml.evaluation.pending import PendingStore
 from stream_ml.events import Ack, ErrorRecord, Feedback, Observation, Prediction, parse_message
 from stream_ml.models.slot import ModelSlot
+from stream_ml.stages.routing import RouterStage
 
 
 class FeatureStage(Protocol):
@@ -95,6 +96,7 @@ class Engine:
         seed: int = 0,
         name: str = "engine",
         features: FeatureStage | None = None,
+        router: Any = None,
         error_samples: int = 100,
     ) -> None:
         if not models:
@@ -116,6 +118,10 @@ class Engine:
         self.primary = self.slots[0].name
         self.pending = PendingStore(max_pending=max_pending, ttl=label_ttl)
         self.features = features
+        self.router: RouterStage | None = None
+        if router is not None:
+            self.set_router(router)
+        self.events: list[dict[str, Any]] = []
         self.seq = 0
         self.n_feedback = 0
         self.n_labels = 0
@@ -127,11 +133,19 @@ class Engine:
     # -- observations -------------------------------------------------------------------------
 
     def predict(
-        self, x: dict, *, id: str | None = None, key: str | None = None, ts: float | None = None
+        self,
+        x: dict,
+        *,
+        id: str | None = None,
+        key: str | None = None,
+        ts: float | None = None,
+        candidates: list[dict] | None = None,
     ) -> Prediction:
         """Predict for one observation (trusted dict; no validation cost).
 
         The features the models saw are held with the prediction until its label arrives.
+        With ``candidates`` (dicts of features, each with an ``id``) it is a ranking request:
+        the prediction is the list of candidate ids, best first.
         """
         seq = self.seq + 1
         if ts is None:
@@ -148,6 +162,8 @@ class Engine:
         else:
             x = dict(x)  # what the models saw, safe from the caller mutating its dict later
         slots = self.slots
+        if self.router is not None or candidates is not None:
+            return self._predict_routed(x, id, key, ts, seq, candidates)
         if len(slots) == 1:
             slot = slots[0]
             try:
@@ -183,16 +199,27 @@ class Engine:
 
     # -- feedback -----------------------------------------------------------------------------
 
-    def learn(self, id: str, label: Any = None, *, ts: float | None = None) -> None:
+    def learn(
+        self,
+        id: str,
+        label: Any = None,
+        *,
+        reward: float | None = None,
+        clicks: list[str] | None = None,
+        ts: float | None = None,
+    ) -> None:
         """Join a label to the pending prediction ``id``: score, then learn, every model.
 
         The models learn from the features they saw when they predicted, never recomputed.
+        ``reward`` (a business value) and ``clicks`` (for rankings) go to the router.
         """
         record = self.pending.records.pop(id, None)
         if record is None:
             if self.pending.was_dropped(id):
                 raise self._count(ExpiredIdError(id))
             raise self._count(UnknownIdError(id))
+        if len(record) > 3:
+            return self._learn_routed(id, record, label, reward, clicks)
         self.n_feedback += 1
         if label is None:
             return
@@ -208,6 +235,124 @@ class Engine:
         if self.features is not None:
             self.features.learn_one(x, pred_ts, label)
 
+    # -- routed predictions (experiments, rankings) ---------------------------------------------
+
+    def set_router(self, router: Any) -> None:
+        """Route traffic with ``router`` (a router, or a router config to build)."""
+        names = [s.name for s in self.slots]
+        if hasattr(router, "build") and not hasattr(router, "route"):
+            router = router.build(names)
+        self.router = RouterStage(router, names)
+
+    def _predict_routed(
+        self, x: dict, id: str, key: str | None, ts: float, seq: int, candidates: Any
+    ) -> Prediction:
+        from stream_ml.experiments import INTERLEAVED
+        from stream_ml.stages.routing import candidate_rows, rank
+
+        slots, stage = self.slots, self.router
+        rows = None
+        if candidates is not None:
+            try:
+                rows = candidate_rows(x, candidates)
+            except StreamMLError as err:
+                raise self._count(err) from None
+        if stage is not None:
+            decision = stage.route(key, self.rng)
+            answering = set(decision.answering)
+            served, propensity = decision.served, decision.propensity
+        else:
+            decision, answering = None, {s.name for s in slots}
+            served, propensity = self.primary, 1.0
+        answers: list[Any] = []
+        for slot in slots:
+            if slot.name not in answering:
+                answers.append(None)
+                continue
+            try:
+                answers.append((rank(slot, rows), None) if rows is not None else slot._predict(x))
+            except Exception as exc:
+                raise self._count(ModelError(slot.name, "predict", exc)) from exc
+        interleaved = None
+        if served == INTERLEAVED:
+            if rows is None:
+                raise self._count(
+                    EventError("candidates", "an interleaving router needs candidates")
+                )
+            assert stage is not None and decision is not None
+            rankings = {s.name: a[0] for s, a in zip(slots, answers) if a is not None}
+            interleaved = stage.interleave(decision, rankings, self.rng)
+            y_pred, proba, version = list(interleaved.items), None, 0
+        else:
+            i = next(j for j, s in enumerate(slots) if s.name == served)
+            y_pred, proba = answers[i]
+            version = slots[i].version
+        shadow = {
+            s.name: a[0] for s, a in zip(slots, answers) if a is not None and s.name != served
+        } or None
+        self.seq = seq
+        self.last_ts = ts
+        self.pending.add(id, (x, ts, tuple(answers), decision, interleaved, rows))
+        return Prediction(id, served, y_pred, proba, key, ts, seq, propensity, version, shadow)
+
+    def _learn_routed(self, id: str, record: tuple, label: Any, reward: Any, clicks: Any) -> None:
+        x, pred_ts, answers, decision, interleaved, rows = record
+        if rows is not None and clicks is not None:
+            shown = set(interleaved.items) if interleaved is not None else None
+            if shown is None:
+                served_i = next(
+                    (
+                        i
+                        for i, s in enumerate(self.slots)
+                        if decision is None or s.name == decision.served
+                    ),
+                    0,
+                )
+                shown = set(answers[served_i][0]) if answers[served_i] is not None else set()
+            bad = [c for c in clicks if c not in shown]
+            if bad:
+                self.pending.records[id] = record  # nothing changes
+                raise self._count(EventError("clicks", f"clicked items were not shown: {bad}"))
+        try:
+            if self.router is not None and decision is not None:
+                self.router.feedback(
+                    decision, interleaved, self.slots, answers, label, reward, clicks
+                )
+        except StreamMLError as err:
+            self.pending.records[id] = record
+            raise self._count(err) from None
+        self.n_feedback += 1
+        if rows is not None:
+            if clicks is None:
+                return
+            clicked = set(clicks)
+            for slot in self.slots:
+                for cid, features in rows:
+                    slot.learn_one(features, cid in clicked)
+            self.n_labels += 1
+            return
+        if label is None:
+            return
+        for slot, answer in zip(self.slots, answers):
+            if answer is not None and slot.scored:
+                slot.prequential.update(label, answer[0], answer[1])
+            try:
+                slot.learn_one(x, label)
+            except Exception as exc:
+                raise self._count(ModelError(slot.name, "learn", exc)) from exc
+        self.n_labels += 1
+        if self.features is not None:
+            self.features.learn_one(x, pred_ts, label)
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        """Records the engine produced besides predictions (promotions, drift alarms, ...)."""
+        out = self.events
+        if self.router is not None and self.router.events:
+            out.extend(self.router.events)
+            self.router.events = []
+        self.events = []
+        return out
+
     # -- mixed streams ------------------------------------------------------------------------
 
     def process(self, message: Any) -> Prediction | Ack:
@@ -217,10 +362,12 @@ class Engine:
         except EventError as err:
             raise self._count(err) from None
         if isinstance(msg, Observation):
-            return self.predict(dict(msg.features), id=msg.id, key=msg.key, ts=msg.ts)
+            return self.predict(
+                dict(msg.features), id=msg.id, key=msg.key, ts=msg.ts, candidates=msg.candidates
+            )
         assert isinstance(msg, Feedback)
-        self.learn(msg.id, msg.label, ts=msg.ts)
-        return Ack(msg.id, msg.label is not None)
+        self.learn(msg.id, msg.label, reward=msg.reward, clicks=msg.clicks, ts=msg.ts)
+        return Ack(msg.id, msg.label is not None or msg.clicks is not None)
 
     def process_many(self, messages: Iterable[Any]) -> list[Prediction | Ack | ErrorRecord]:
         """Apply many messages; a bad one yields an :class:`ErrorRecord` and the rest go on."""
@@ -262,10 +409,18 @@ class Engine:
                 "scored": s.prequential.n,
                 "learned": self.n_labels,
                 "version": s.version,
-                "role": "primary" if s.name == self.primary else "shadow",
+                "role": self._role(s.name),
             }
             for s in self.slots
         }
+
+    def _role(self, name: str) -> str:
+        if self.router is None:
+            return "primary" if name == self.primary else "shadow"
+        promoted = getattr(self.router.router, "promoted", None)
+        if promoted is not None:
+            return "primary" if name == promoted else "variant"
+        return "primary" if name == getattr(self.router.router, "primary", None) else "variant"
 
     def error_summary(self) -> dict[str, Any]:
         return {
@@ -283,6 +438,7 @@ class Engine:
             "models": self.metrics(),
             "labels": self.pending.counts(),
             "errors": self.error_summary(),
+            **({"experiment": self.router.summary()} if self.router is not None else {}),
         }
 
     # -- construction from configuration ------------------------------------------------------
@@ -310,6 +466,7 @@ class Engine:
             label_ttl=config.labels.ttl,
             seed=config.seed,
             name=config.name,
+            router=config.router,
         )
         engine.config = config
         return engine

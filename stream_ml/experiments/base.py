@@ -1,0 +1,191 @@
+"""What every router shares: the pending-decision ledger, reward validation, error counts,
+per-arm statistics and the promotion event.
+
+The engine calls :meth:`BaseRouter.route` for each event and, when the feedback arrives (maybe
+much later), :meth:`BaseRouter.reward` with the same :class:`Decision`. The router keeps the
+sequence numbers of decisions not yet rewarded in a bounded ledger (``max_pending``, oldest
+evicted first, evictions counted); a reward for a decision that is not in the ledger raises
+:class:`UnknownDecisionError`, is counted in ``errors`` and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from stream_ml.errors import StreamMLError
+from stream_ml.experiments.decision import Decision
+from stream_ml.experiments.errors import (
+    BadRewardError,
+    ExperimentConfigError,
+    UnknownArmError,
+    UnknownDecisionError,
+)
+from stream_ml.experiments.stats import ArmStats
+
+__all__ = ["BaseRouter", "Promotion", "Router"]
+
+
+@runtime_checkable
+class Router(Protocol):
+    """The engine's view of a router."""
+
+    def route(self, key: str | None, rng: np.random.Generator) -> Decision: ...
+
+    def reward(self, decision: Decision, reward: float) -> None: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class Promotion:
+    """An experiment was decided and ``winner`` now serves everything (or was aborted)."""
+
+    experiment: str
+    winner: str
+    reason: str
+    decisions: int
+
+
+def check_names(model_names: Sequence[str], *wanted: str | None) -> list[str]:
+    """Validate the model list and that every name in ``wanted`` is in it."""
+    names = list(model_names)
+    if not names:
+        raise ExperimentConfigError("a router needs at least one model")
+    if len(set(names)) != len(names):
+        raise ExperimentConfigError(f"duplicate model names: {names}")
+    for w in wanted:
+        if w is not None and w not in names:
+            raise ExperimentConfigError(f"model {w!r} is not among {names}")
+    return names
+
+
+class BaseRouter:
+    """Ledger, error counts, arm statistics and promotion shared by all routers.
+
+    Subclasses implement :meth:`route` (ending in :meth:`_issue`) and :meth:`_learn`.
+    """
+
+    kind = "base"
+
+    def __init__(
+        self,
+        arms: Sequence[str],
+        *,
+        name: str = "experiment",
+        max_pending: int = 100_000,
+        confidence: float = 0.95,
+    ) -> None:
+        self.arms: tuple[str, ...] = tuple(arms)
+        self.name = name
+        self.max_pending = max_pending
+        self.confidence = confidence
+        self.stats: dict[str, ArmStats] = {a: ArmStats() for a in self.arms}
+        self.errors: dict[str, int] = {}
+        self.decisions = 0
+        self.rewards = 0
+        self.evicted = 0
+        self.promoted: str | None = None
+        self.events: list[Promotion] = []
+        self._pending: dict[int, None] = {}
+
+    # -- the engine's verbs ------------------------------------------------------------------
+    def route(self, key: str | None, rng: np.random.Generator) -> Decision:
+        """Choose the arm(s) for one event."""
+        raise NotImplementedError
+
+    def reward(self, decision: Decision, reward: float) -> None:
+        """Feedback for ``decision``: validated, then the arm learns it. Returns None."""
+        value = self._check_reward(reward)
+        self._check_range(value)
+        self._claim(decision)
+        self.rewards += 1
+        self.stats[decision.arm].update(value)
+        self._learn(decision, value)
+
+    def record_outcome(self, arm: str, value: float) -> None:
+        """A metric for ``arm`` that is not the bandit's reward (shadow scores, canary guards).
+
+        The default adds it to the arm's statistics.
+        """
+        v = self._check_reward(value)
+        if arm not in self.stats:
+            self._fail(UnknownArmError(arm))
+        self.stats[arm].update(v)
+
+    def pop_events(self) -> list[Promotion]:
+        """Promotion / abort events since the last call (the engine forwards them to sinks)."""
+        out, self.events = self.events, []
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Per-arm metric with intervals, counts, and the router's decision state."""
+        return {
+            "experiment": self.name,
+            "kind": self.kind,
+            "decisions": self.decisions,
+            "rewards": self.rewards,
+            "pending": len(self._pending),
+            "evicted": self.evicted,
+            "errors": dict(self.errors),
+            "arms": {a: s.as_dict(self.confidence) for a, s in self.stats.items()},
+            "promoted": self.promoted,
+        }
+
+    # -- helpers for subclasses --------------------------------------------------------------
+    def _learn(self, decision: Decision, value: float) -> None:
+        """Update the policy from one validated reward (default: statistics only)."""
+
+    def _check_range(self, value: float) -> None:
+        """Refuse rewards the policy cannot use (default: any finite value is fine)."""
+
+    def _issue(
+        self,
+        served: str,
+        answering: tuple[str, ...],
+        propensity: float,
+        arm: str,
+        probabilities: dict[str, float],
+    ) -> Decision:
+        seq = self.decisions
+        self.decisions += 1
+        pending = self._pending
+        pending[seq] = None
+        if len(pending) > self.max_pending:
+            del pending[next(iter(pending))]
+            self.evicted += 1
+        return Decision(served, answering, propensity, arm, probabilities, seq)
+
+    def _claim(self, decision: Decision) -> None:
+        if not isinstance(decision, Decision):
+            self._fail(UnknownDecisionError(-1, f"not a Decision: {type(decision).__name__}"))
+        if decision.arm not in self.stats:
+            self._fail(UnknownArmError(decision.arm, "decision"))
+        try:
+            del self._pending[decision.seq]
+        except KeyError:
+            self._fail(UnknownDecisionError(decision.seq))
+
+    def _check_reward(self, reward: Any) -> float:
+        if isinstance(reward, bool):
+            return float(reward)
+        try:
+            value = float(reward)
+        except (TypeError, ValueError) as exc:
+            self._fail(BadRewardError(reward, "not a number"), exc)
+        if not math.isfinite(value):
+            self._fail(BadRewardError(reward, "not finite"))
+        return value
+
+    def _fail(self, err: StreamMLError, cause: BaseException | None = None) -> Any:
+        code = getattr(err, "code", "error")
+        self.errors[code] = self.errors.get(code, 0) + 1
+        raise err from cause
+
+    def _promote(self, winner: str, reason: str) -> None:
+        self.promoted = winner
+        self.events.append(Promotion(self.name, winner, reason, self.decisions))

@@ -1,0 +1,75 @@
+"""Epsilon-greedy bandit (Sutton & Barto 2018, "Reinforcement Learning", section 2.2).
+
+With probability ``epsilon`` an arm is drawn uniformly, otherwise the best arm by mean reward
+(ties, and arms never rewarded yet, split the greedy share). The logged propensity is exact:
+``epsilon / K + (1 - epsilon) / |greedy|`` for a greedy arm, ``epsilon / K`` for the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import accumulate
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field
+
+from stream_ml.experiments._config_base import RouterConfigBase
+from stream_ml.experiments.base import BaseRouter, check_names
+from stream_ml.experiments.decision import Decision
+from stream_ml.experiments.hashing import bucket
+
+
+class EpsilonGreedyRouter(BaseRouter):
+    """Epsilon-greedy routing with exact propensities.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> router = EpsilonGreedyConfig(epsilon=0.2).build(["a", "b"])
+    >>> rng = np.random.default_rng(3)
+    >>> for _ in range(500):
+    ...     d = router.route(None, rng)
+    ...     router.reward(d, 1.0 if d.arm == "b" else 0.0)
+    >>> d = router.route(None, rng)
+    >>> d.probabilities
+    {'a': 0.1, 'b': 0.9}
+    """
+
+    kind = "epsilon_greedy"
+
+    def __init__(self, arms: Sequence[str], *, epsilon: float = 0.1, **common: Any) -> None:
+        super().__init__(arms, **common)
+        self.epsilon = epsilon
+
+    def distribution(self) -> dict[str, float]:
+        """The current probability of each arm."""
+        stats = self.stats
+        untried = [a for a in self.arms if stats[a].n == 0]
+        if untried:
+            greedy = untried
+        else:
+            best = max(stats[a].mean for a in self.arms)
+            greedy = [a for a in self.arms if stats[a].mean == best]
+        k, eps = len(self.arms), self.epsilon
+        base, bonus = eps / k, (1.0 - eps) / len(greedy)
+        gset = set(greedy)
+        return {a: base + bonus if a in gset else base for a in self.arms}
+
+    def route(self, key: str | None, rng: np.random.Generator) -> Decision:
+        if self.promoted is not None:
+            w = self.promoted
+            return self._issue(w, (w,), 1.0, w, {a: float(a == w) for a in self.arms})
+        probs = self.distribution()
+        arm = self.arms[bucket(float(rng.random()), list(accumulate(probs.values())))]
+        return self._issue(arm, (arm,), probs[arm], arm, probs)
+
+
+class EpsilonGreedyConfig(RouterConfigBase):
+    """Config of :class:`EpsilonGreedyRouter` over all the models."""
+
+    kind: Literal["epsilon_greedy"] = "epsilon_greedy"
+    epsilon: float = Field(0.1, ge=0.0, le=1.0)
+
+    def build(self, model_names: Sequence[str]) -> EpsilonGreedyRouter:
+        return EpsilonGreedyRouter(check_names(model_names), epsilon=self.epsilon, **self.common())

@@ -1,0 +1,1 @@
+"""Stages the engine wires in: routing (experiments), monitoring (drift), snapshots."""

@@ -1,0 +1,176 @@
+"""The router stage: wires an experiment router (``stream_ml.experiments``) into the engine.
+
+For each observation the router decides which models answer and which answer is served, with
+what propensity; the decision is kept with the pending prediction. When the feedback arrives:
+
+* the served model's **reward** goes to ``router.reward``: the feedback's ``reward`` when it has
+  one, else from the label: 1.0 for a correct classification, minus the absolute error for a
+  regression, 1.0 if anything was clicked for a ranking;
+* every other model that answered gets its own score through ``router.record_outcome`` (shadow
+  candidates, canary guards);
+* an interleaved ranking is credited with ``router.credit(interleaved, clicks)``;
+* the decision and reward are logged for off-policy evaluation (a bounded log).
+
+Ranking requests: an observation with ``candidates`` (each a dict of features with an ``id``) is
+scored candidate by candidate (``{**x, **candidate}``); a model's answer is its ranking (ids by
+decreasing score).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from stream_ml.errors import EventError, MissingFieldError
+from stream_ml.experiments import INTERLEAVED, Decision, OffPolicyLog
+from stream_ml.experiments.ope import Estimate
+
+
+def score_one(slot: Any, x: dict) -> float:
+    """A ranking score: P(positive) for a classifier, the prediction for a regressor."""
+    if slot.is_classifier:
+        proba = slot.model.predict_proba_one(x)
+        if not proba:
+            return 0.0
+        for positive in (True, 1, "1", "True"):
+            if positive in proba:
+                return float(proba[positive])
+        return float(max(proba.values()))
+    y = slot.model.predict_one(x)
+    return float(y) if y is not None else 0.0
+
+
+def candidate_rows(x: dict, candidates: Sequence[dict]) -> list[tuple[str, dict]]:
+    """``(id, features)`` for each candidate; the request's features are shared."""
+    rows = []
+    seen = set()
+    for i, c in enumerate(candidates):
+        cid = c.get("id")
+        if cid is None or cid == "":
+            raise MissingFieldError(f"candidates[{i}].id", "every candidate needs an id")
+        cid = str(cid)
+        if cid in seen:
+            raise EventError(f"candidates[{i}].id", f"duplicate candidate id {cid!r}")
+        seen.add(cid)
+        rows.append((cid, {**x, **{k: v for k, v in c.items() if k != "id"}}))
+    return rows
+
+
+def rank(slot: Any, rows: list[tuple[str, dict]]) -> list[str]:
+    """Candidate ids by decreasing score (ties keep the request's order)."""
+    scores = [score_one(slot, f) for _, f in rows]
+    order = sorted(range(len(rows)), key=lambda i: -scores[i])
+    return [rows[i][0] for i in order]
+
+
+class RouterStage:
+    """The router, its reward rule and its off-policy log.
+
+    Parameters
+    ----------
+    router
+        A router from :mod:`stream_ml.experiments` (built from its config).
+    model_names
+        The engine's model names, in slot order.
+    log_size
+        How many (decision, reward) records the off-policy log keeps (the newest).
+    """
+
+    def __init__(self, router: Any, model_names: Sequence[str], *, log_size: int = 100_000):
+        self.router = router
+        self.names = tuple(model_names)
+        self.log_size = log_size
+        self._log: deque[tuple[str, float, float]] = deque(maxlen=log_size)
+        self.events: list[dict[str, Any]] = []
+
+    def route(self, key: str | None, rng: np.random.Generator) -> Decision:
+        return self.router.route(key, rng)
+
+    def interleave(self, decision: Decision, rankings: dict[str, list[str]], rng: Any) -> Any:
+        return self.router.interleave(decision, rankings, rng)
+
+    @staticmethod
+    def reward_of(slot: Any, answer: Any, label: Any, clicks: Any) -> float | None:
+        """The reward a model earned on one event (None when there is nothing to score)."""
+        if clicks is not None:
+            return 1.0 if clicks else 0.0
+        if label is None or answer is None:
+            return None
+        y_pred = answer[0]
+        if y_pred is None:
+            return 0.0 if slot.is_classifier else None
+        if slot.is_classifier:
+            return 1.0 if y_pred == label else 0.0
+        try:
+            return -abs(float(y_pred) - float(label))
+        except (TypeError, ValueError):
+            return None
+
+    def feedback(
+        self,
+        decision: Decision,
+        interleaved: Any,
+        slots: Sequence[Any],
+        answers: Sequence[Any],
+        label: Any,
+        reward: float | None,
+        clicks: list[str] | None,
+    ) -> None:
+        """Reward the router for one decision (see the module docstring)."""
+        router = self.router
+        if interleaved is not None:
+            router.credit(interleaved, clicks or [])
+            return
+        served_slot = None
+        for slot, answer in zip(slots, answers):
+            if answer is None or slot.name == decision.served:
+                if slot.name == decision.served:
+                    served_slot = slot
+                continue
+            r = self.reward_of(slot, answer, label, clicks)
+            if r is not None:
+                router.record_outcome(slot.name, r)
+        if reward is None and served_slot is not None:
+            i = self.names.index(served_slot.name)
+            reward = self.reward_of(served_slot, answers[i], label, clicks)
+        if reward is None:
+            return
+        router.reward(decision, reward)
+        if decision.arm != INTERLEAVED:
+            self._log.append((decision.arm, decision.propensity, float(reward)))
+        for ev in router.pop_events():
+            self.events.append(
+                {
+                    "kind": "promotion",
+                    "id": f"{ev.experiment}:{ev.decisions}",
+                    "experiment": ev.experiment,
+                    "winner": ev.winner,
+                    "reason": ev.reason,
+                    "decisions": ev.decisions,
+                }
+            )
+
+    def off_policy(self) -> dict[str, dict[str, Any]]:
+        """IPS, SNIPS and DR estimates of serving each model always, from the log."""
+        arms = [a for a in self.router.arms if a != INTERLEAVED]
+        if not self._log or not arms:
+            return {}
+        log = OffPolicyLog(arms)
+        for arm, p, r in self._log:
+            if arm in arms and p > 0:
+                log.add(arm, p, r)
+        out: dict[str, dict[str, Any]] = {}
+        for a in arms:
+            ests: list[Estimate] = [log.ips(a), log.snips(a), log.doubly_robust(a)]
+            out[a] = {
+                e.method: {"value": e.value, "low": e.low, "high": e.high, "n": e.n} for e in ests
+            }
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        s = dict(self.router.summary())
+        s["off_policy"] = self.off_policy()
+        return s
