@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.base import Scenario
+from scenarios.fraud import FraudScenario
 from scenarios.sea_drift import SeaDrift
 
-_REGISTRY: dict[str, Any] = {s.name: s for s in (SeaDrift(),)}
+_REGISTRY: dict[str, Any] = {s.name: s for s in (SeaDrift(), FraudScenario())}
 
 
 def register(scenario: Any) -> None:

@@ -73,7 +73,7 @@ def main() -> None:
 def run(config: str, as_json: bool, strict: bool, limit: int | None) -> None:
     """Replay CONFIG's source through its engine and report metrics per model."""
     from stream_ml.config import load_config
-    from stream_ml.runtime.build import build_replay
+    from stream_ml.runtime.build import build_replay, close_replay
 
     try:
         cfg = load_config(config)
@@ -83,8 +83,7 @@ def run(config: str, as_json: bool, strict: bool, limit: int | None) -> None:
             try:
                 summary = replay.run(limit=limit)
             finally:
-                for sink in replay.sinks:
-                    sink.close()
+                close_replay(replay)
     except EventError as exc:
         _fail(exc, 2)
     except (ConfigError, ConnectorError) as exc:
@@ -193,6 +192,14 @@ def _print_scenario(result: dict[str, Any]) -> None:
             out_console.print(t)
     out_console.print_json(_dump({k: v for k, v in report.items()}))
 
+
+def _register() -> None:
+    from stream_ml.cli_snapshots import snapshots
+
+    main.add_command(snapshots)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -144,6 +144,19 @@ SinkConfig = Annotated[
 ]
 
 
+class SnapshotsConfig(_Config):
+    """Where and when the engine's state is snapshotted (see stream_ml.snapshots)."""
+
+    path: str
+    every_events: int | None = Field(default=1000, gt=0)
+    every_seconds: float | None = Field(default=None, gt=0, description="event-time seconds")
+    keep_last: int | None = Field(default=None, ge=1)
+    key_env: str = "STREAM_ML_SNAPSHOT_KEY"
+    trust_unsigned: bool = False
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    resume: bool = True
+
+
 class EngineConfig(_Config):
     """The whole engine: source, models (the first listed serves), evaluation, labels, sinks."""
 
@@ -155,6 +168,17 @@ class EngineConfig(_Config):
     labels: LabelsConfig = Field(default_factory=LabelsConfig)
     sinks: list[SinkConfig] = Field(default_factory=list)
     router: Any = Field(default=None, description="an experiment router ([router] kind = ...)")
+    snapshots: SnapshotsConfig | None = None
+    features: Any = Field(default=None, description="[[features]] specs and [features.options]")
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _features(cls, v: Any) -> Any:
+        if v is None or not isinstance(v, dict | list):
+            return v
+        from stream_ml.features import FeaturesConfig
+
+        return FeaturesConfig.from_toml_dict({"features": v})
 
     @field_validator("router", mode="before")
     @classmethod

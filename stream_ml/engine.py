@@ -122,6 +122,8 @@ class Engine:
         if router is not None:
             self.set_router(router)
         self.events: list[dict[str, Any]] = []
+        self.snapshots: Any = None  # a SnapshotStage; not part of the state
+        self.snapshot_policy: Any = None
         self.seq = 0
         self.n_feedback = 0
         self.n_labels = 0
@@ -247,110 +249,18 @@ class Engine:
     def _predict_routed(
         self, x: dict, id: str, key: str | None, ts: float, seq: int, candidates: Any
     ) -> Prediction:
-        from stream_ml.experiments import INTERLEAVED
-        from stream_ml.stages.routing import candidate_rows, rank
+        from stream_ml.stages.routing import predict_routed
 
-        slots, stage = self.slots, self.router
-        rows = None
-        if candidates is not None:
-            try:
-                rows = candidate_rows(x, candidates)
-            except StreamMLError as err:
-                raise self._count(err) from None
-        if stage is not None:
-            decision = stage.route(key, self.rng)
-            answering = set(decision.answering)
-            served, propensity = decision.served, decision.propensity
-        else:
-            decision, answering = None, {s.name for s in slots}
-            served, propensity = self.primary, 1.0
-        answers: list[Any] = []
-        for slot in slots:
-            if slot.name not in answering:
-                answers.append(None)
-                continue
-            try:
-                answers.append((rank(slot, rows), None) if rows is not None else slot._predict(x))
-            except Exception as exc:
-                raise self._count(ModelError(slot.name, "predict", exc)) from exc
-        interleaved = None
-        if served == INTERLEAVED:
-            if rows is None:
-                raise self._count(
-                    EventError("candidates", "an interleaving router needs candidates")
-                )
-            assert stage is not None and decision is not None
-            rankings = {s.name: a[0] for s, a in zip(slots, answers) if a is not None}
-            interleaved = stage.interleave(decision, rankings, self.rng)
-            y_pred, proba, version = list(interleaved.items), None, 0
-        else:
-            i = next(j for j, s in enumerate(slots) if s.name == served)
-            y_pred, proba = answers[i]
-            version = slots[i].version
-        shadow = {
-            s.name: a[0] for s, a in zip(slots, answers) if a is not None and s.name != served
-        } or None
-        self.seq = seq
-        self.last_ts = ts
-        self.pending.add(id, (x, ts, tuple(answers), decision, interleaved, rows))
-        return Prediction(id, served, y_pred, proba, key, ts, seq, propensity, version, shadow)
+        return predict_routed(self, x, id, key, ts, seq, candidates)
 
     def _learn_routed(self, id: str, record: tuple, label: Any, reward: Any, clicks: Any) -> None:
-        x, pred_ts, answers, decision, interleaved, rows = record
-        if rows is not None and clicks is not None:
-            shown = set(interleaved.items) if interleaved is not None else None
-            if shown is None:
-                served_i = next(
-                    (
-                        i
-                        for i, s in enumerate(self.slots)
-                        if decision is None or s.name == decision.served
-                    ),
-                    0,
-                )
-                shown = set(answers[served_i][0]) if answers[served_i] is not None else set()
-            bad = [c for c in clicks if c not in shown]
-            if bad:
-                self.pending.records[id] = record  # nothing changes
-                raise self._count(EventError("clicks", f"clicked items were not shown: {bad}"))
-        try:
-            if self.router is not None and decision is not None:
-                self.router.feedback(
-                    decision, interleaved, self.slots, answers, label, reward, clicks
-                )
-        except StreamMLError as err:
-            self.pending.records[id] = record
-            raise self._count(err) from None
-        self.n_feedback += 1
-        if rows is not None:
-            if clicks is None:
-                return
-            clicked = set(clicks)
-            for slot in self.slots:
-                for cid, features in rows:
-                    slot.learn_one(features, cid in clicked)
-            self.n_labels += 1
-            return
-        if label is None:
-            return
-        for slot, answer in zip(self.slots, answers):
-            if answer is not None and slot.scored:
-                slot.prequential.update(label, answer[0], answer[1])
-            try:
-                slot.learn_one(x, label)
-            except Exception as exc:
-                raise self._count(ModelError(slot.name, "learn", exc)) from exc
-        self.n_labels += 1
-        if self.features is not None:
-            self.features.learn_one(x, pred_ts, label)
+        from stream_ml.stages.routing import learn_routed
+
+        learn_routed(self, id, record, label, reward, clicks)
 
     def drain_events(self) -> list[dict[str, Any]]:
         """Records the engine produced besides predictions (promotions, drift alarms, ...)."""
-        out = self.events
-        if self.router is not None and self.router.events:
-            out.extend(self.router.events)
-            self.router.events = []
-        self.events = []
+        out, self.events = self.events, []
         return out
 
     # -- mixed streams ------------------------------------------------------------------------
@@ -441,6 +351,84 @@ class Engine:
             **({"experiment": self.router.summary()} if self.router is not None else {}),
         }
 
+    # -- snapshots, rollback, state ----------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["snapshots"] = None
+        return state
+
+    def snapshot(
+        self,
+        *,
+        offset: Any = None,
+        extra: Any = None,
+        tags: tuple[str, ...] = (),
+        note: str | None = None,
+    ) -> Any:
+        """Save the whole engine to its snapshot store now; returns the SnapshotInfo."""
+        if self.snapshots is None:
+            raise ConfigError("this engine has no snapshot store (configure [snapshots])")
+        return self.snapshots.save(self, offset=offset, extra=extra, tags=tags, note=note)
+
+    def rollback(self, version: int, *, scope: str = "models", reason: str | None = None) -> Any:
+        """Restore snapshot ``version``'s models (``scope="models"``) or whole engine.
+
+        Models: every slot gets the snapshot's estimator back (its version goes up; metrics,
+        pending labels and counters go on). Engine: the whole state is replaced. The rollback
+        is recorded in the store's audit table and emitted as a ``rollback`` event.
+        """
+        if self.snapshots is None:
+            raise ConfigError("this engine has no snapshot store (configure [snapshots])")
+        if scope not in ("models", "engine"):
+            raise ConfigError(f"rollback scope must be 'models' or 'engine', got {scope!r}")
+        state, info = self.snapshots.load(version)
+        old: Engine = state["engine"]
+        current = self.snapshots.parent
+        if scope == "engine":
+            stage, events = self.snapshots, self.events
+            self.__dict__.update(old.__dict__)
+            self.snapshots, self.events = stage, events
+        else:
+            saved = {s.name: s.model for s in old.slots}
+            for slot in self.slots:
+                if slot.name in saved:
+                    slot.replace(saved[slot.name])
+        self.snapshots.store.record_audit(
+            "rollback",
+            from_version=current,
+            to_version=version,
+            reason=reason or f"rollback ({scope})",
+        )
+        self.events.append(
+            {
+                "kind": "rollback",
+                "id": f"rollback:{version}:{self.seq}",
+                "version": version,
+                "scope": scope,
+                "reason": reason,
+                "events": self.seq,
+            }
+        )
+        return info
+
+    def digest(self) -> str:
+        """SHA-256 over the canonical state (models, features, router, pending, metrics, rng).
+
+        Snapshot bookkeeping and River's unseeded ``random.Random`` (used only to ``sample``
+        distributions, never to predict or learn) are left out.
+        """
+        import random
+
+        from stream_ml.snapshots import state_digest
+
+        state = {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("snapshots", "snapshot_policy", "events", "config")
+        }
+        return state_digest(state, ignore=(random.Random,))
+
     # -- construction from configuration ------------------------------------------------------
 
     @classmethod
@@ -458,6 +446,11 @@ class Engine:
         if not isinstance(config, EngineConfig):
             raise ConfigError(f"expected an EngineConfig, a dict or a path, got {type(config)}")
         models = {name: parse_model(m.model) for name, m in config.models.items()}
+        features = None
+        if config.features is not None:
+            from stream_ml.features import FeatureSet
+
+            features = FeatureSet.from_config(config.features)
         engine = cls(
             models,
             metrics=config.evaluation.metrics,
@@ -467,6 +460,7 @@ class Engine:
             seed=config.seed,
             name=config.name,
             router=config.router,
+            features=features,
         )
         engine.config = config
         return engine

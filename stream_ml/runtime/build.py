@@ -25,6 +25,8 @@ from stream_ml.config import (
 from stream_ml.engine import Engine
 from stream_ml.errors import ConfigError
 from stream_ml.runtime.replay import Progress, Replay
+from stream_ml.snapshots import SnapshotPolicy
+from stream_ml.stages.snapshotting import SnapshotStage
 
 
 def build_source(cfg: Any) -> tuple[Any, RowDecoder | None]:
@@ -95,7 +97,8 @@ def build_replay(
     engine = Engine.from_config(config)
     source, decoder = build_source(config.source)
     sinks = build_sinks(config.sinks) + list(extra_sinks or [])
-    return Replay(
+    stage = open_snapshots(config, engine)
+    replay = Replay(
         engine,
         source,
         decoder,
@@ -104,7 +107,29 @@ def build_replay(
         strict=strict,
         progress=progress,
         timeline_every=timeline_every,
+        snapshots=stage,
     )
+    if stage is not None and config.snapshots is not None and config.snapshots.resume:
+        replay.resume()
+    return replay
+
+
+def open_snapshots(config: EngineConfig, engine: Engine) -> SnapshotStage | None:
+    """The snapshot stage a config asks for, attached to ``engine`` with its schedule."""
+    sc = config.snapshots
+    if sc is None:
+        return None
+    stage = SnapshotStage.open(
+        sc.path,
+        key_env=sc.key_env,
+        trust_unsigned=sc.trust_unsigned,
+        keep_last=sc.keep_last,
+        synchronous=sc.synchronous,
+        config_hash=config.digest(),
+    )
+    engine.snapshots = stage
+    engine.snapshot_policy = SnapshotPolicy(sc.every_events, sc.every_seconds)
+    return stage
 
 
 def run_config(
@@ -121,5 +146,12 @@ def run_config(
             limit=limit if limit is not None else getattr(config.source, "limit", None)
         )
     finally:
-        for sink in replay.sinks:
-            sink.close()
+        close_replay(replay)
+
+
+def close_replay(replay: Replay) -> None:
+    """Close a replay's sinks and snapshot store."""
+    for sink in replay.sinks:
+        sink.close()
+    if replay.snapshots is not None:
+        replay.snapshots.close()

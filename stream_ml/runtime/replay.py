@@ -63,6 +63,7 @@ class Replay:
         progress: Progress | None = None,
         progress_every: int = 1000,
         timeline_every: int = 0,
+        snapshots: Any = None,
     ) -> None:
         if delay < 0:
             raise ValueError(f"delay must be >= 0, got {delay}")
@@ -79,6 +80,55 @@ class Replay:
         self.held: deque[tuple[int, str, Any]] = deque()
         self.records = 0
         self.next_offset = 0
+        self.snapshots = snapshots
+        self.resumed_from: Any = None
+        self.snapshots_at_start = -1
+        if snapshots is not None:
+            engine.snapshots = snapshots
+
+    # -- snapshots and exact resume -------------------------------------------------------------
+
+    def _extra(self) -> dict[str, Any]:
+        return {"held": list(self.held), "records": self.records}
+
+    def resume(self) -> Any:
+        """Restore the newest valid snapshot and seek the source to its offset.
+
+        Returns the snapshot's info, or None when there is nothing to resume from.
+        """
+        stage = self.snapshots
+        if stage is None:
+            return None
+        rec = stage.latest()
+        if rec is None:
+            return None
+        engine = rec.state["engine"]
+        extra = rec.state.get("extra") or {}
+        engine.snapshots = stage
+        self.engine = engine
+        self.held = deque(extra.get("held", []))
+        self.records = extra.get("records", 0)
+        self.next_offset = int(rec.info.offset or 0)
+        self.source.seek(self.next_offset)
+        stage.store.record_audit("restore", to_version=rec.info.version, reason="resume")
+        self.resumed_from = rec.info
+        self.snapshots_at_start = engine.seq
+        return rec.info
+
+    def snapshot(self, tags: tuple[str, ...] = (), note: str | None = None) -> Any:
+        """Snapshot the engine and this runner's state at the current offset (sinks flushed)."""
+        for sink in self.sinks:
+            sink.flush()
+        return self.snapshots.save(
+            self.engine, offset=self.next_offset, extra=self._extra(), tags=tags, note=note
+        )
+
+    def _drain(self) -> None:
+        for ev in self.engine.drain_events():
+            if ev.get("kind") in ("snapshot", "rollback"):
+                continue  # bookkeeping of this run, not outputs of the stream
+            for sink in self.sinks:
+                sink.write(ev)
 
     def _emit(self, output: Any) -> None:
         if self.sinks:
@@ -112,7 +162,12 @@ class Replay:
         engine, decoder = self.engine, self.decoder
         emit = self._emit if self.sinks else None
         every, tl_every = self.progress_every, self.timeline_every
+        policy = engine.snapshot_policy if self.snapshots is not None else None
         for offset, record in self.source.read():
+            if policy is not None and policy.due(engine.seq, engine.last_ts):
+                self.snapshot()
+            if engine.events:
+                self._drain()
             if limit is not None and self.records >= limit:
                 break
             self.records += 1
@@ -151,14 +206,20 @@ class Replay:
                 emit(p)
             if tl_every and isinstance(p, Prediction) and p.seq % tl_every == 0:
                 self._snap_timeline()
+        if engine.events:
+            self._drain()
         self.finish()
         return self.summary()
 
     def finish(self) -> None:
         """Learn every label still held, flush the sinks."""
         self._release(float("inf"))  # type: ignore[arg-type]
+        if self.engine.events:
+            self._drain()
         for sink in self.sinks:
             sink.flush()
+        if self.snapshots is not None and self.engine.seq > self.snapshots_at_start:
+            self.snapshot(note="end of source")
         if self.progress is not None:
             self.progress(self.records)
 
@@ -174,6 +235,13 @@ class Replay:
         out = self.engine.summary()
         out["records"] = self.records
         out["next_offset"] = self.next_offset
+        out["digest"] = self.engine.digest()
+        if self.snapshots is not None:
+            out["snapshots"] = {
+                "resumed_from": None if self.resumed_from is None else self.resumed_from.version,
+                "last_version": self.snapshots.parent,
+                "skipped_corrupt": [getattr(k, "version", k) for k in self.snapshots.skipped],
+            }
         if self.timeline:
             out["timeline"] = self.timeline
         return out

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from stream_ml.errors import EventError, MissingFieldError
+from stream_ml.errors import EventError, MissingFieldError, ModelError, StreamMLError
+from stream_ml.events import Prediction
 from stream_ml.experiments import INTERLEAVED, Decision, OffPolicyLog
 from stream_ml.experiments.ope import Estimate
 
@@ -174,3 +175,103 @@ class RouterStage:
         s = dict(self.router.summary())
         s["off_policy"] = self.off_policy()
         return s
+
+
+def predict_routed(
+    engine: Any, x: dict, id: str, key: str | None, ts: float, seq: int, candidates: Any
+) -> Any:
+    slots, stage = engine.slots, engine.router
+    rows = None
+    if candidates is not None:
+        try:
+            rows = candidate_rows(x, candidates)
+        except StreamMLError as err:
+            raise engine._count(err) from None
+    if stage is not None:
+        decision = stage.route(key, engine.rng)
+        answering = set(decision.answering)
+        served, propensity = decision.served, decision.propensity
+    else:
+        decision, answering = None, {s.name for s in slots}
+        served, propensity = engine.primary, 1.0
+    answers: list[Any] = []
+    for slot in slots:
+        if slot.name not in answering:
+            answers.append(None)
+            continue
+        try:
+            answers.append((rank(slot, rows), None) if rows is not None else slot._predict(x))
+        except Exception as exc:
+            raise engine._count(ModelError(slot.name, "predict", exc)) from exc
+    interleaved = None
+    if served == INTERLEAVED:
+        if rows is None:
+            raise engine._count(EventError("candidates", "an interleaving router needs candidates"))
+        assert stage is not None and decision is not None
+        rankings = {s.name: a[0] for s, a in zip(slots, answers) if a is not None}
+        interleaved = stage.interleave(decision, rankings, engine.rng)
+        y_pred, proba, version = list(interleaved.items), None, 0
+    else:
+        i = next(j for j, s in enumerate(slots) if s.name == served)
+        y_pred, proba = answers[i]
+        version = slots[i].version
+    shadow = {
+        s.name: a[0] for s, a in zip(slots, answers) if a is not None and s.name != served
+    } or None
+    engine.seq = seq
+    engine.last_ts = ts
+    engine.pending.add(id, (x, ts, tuple(answers), decision, interleaved, rows))
+    return Prediction(id, served, y_pred, proba, key, ts, seq, propensity, version, shadow)
+
+
+def learn_routed(engine: Any, id: str, record: tuple, label: Any, reward: Any, clicks: Any) -> None:
+    x, pred_ts, answers, decision, interleaved, rows = record
+    if rows is not None and clicks is not None:
+        shown = set(interleaved.items) if interleaved is not None else None
+        if shown is None:
+            served_i = next(
+                (
+                    i
+                    for i, s in enumerate(engine.slots)
+                    if decision is None or s.name == decision.served
+                ),
+                0,
+            )
+            shown = set(answers[served_i][0]) if answers[served_i] is not None else set()
+        bad = [c for c in clicks if c not in shown]
+        if bad:
+            engine.pending.records[id] = record  # nothing changes
+            raise engine._count(EventError("clicks", f"clicked items were not shown: {bad}"))
+    try:
+        if engine.router is not None and decision is not None:
+            engine.router.feedback(
+                decision, interleaved, engine.slots, answers, label, reward, clicks
+            )
+            if engine.router.events:
+                engine.events.extend(engine.router.events)
+                engine.router.events = []
+    except StreamMLError as err:
+        engine.pending.records[id] = record
+        raise engine._count(err) from None
+    engine.n_feedback += 1
+    if rows is not None:
+        if clicks is None:
+            return
+        clicked = set(clicks)
+        for slot in engine.slots:
+            for cid, features in rows:
+                slot.learn_one(features, cid in clicked)
+        engine.n_labels += 1
+        return
+    if label is None:
+        return
+    for slot, answer in zip(engine.slots, answers):
+        if answer is not None and slot.scored:
+            slot.prequential.update(label, answer[0], answer[1])
+        try:
+            slot.learn_one(x, label)
+        except Exception as exc:
+            raise engine._count(ModelError(slot.name, "learn", exc)) from exc
+    engine.n_labels += 1
+    if engine.features is not None:
+        engine.features.learn_one(x, pred_ts, label)

@@ -1,0 +1,116 @@
+"""``FeaturesConfig``: the feature stage as configuration (TOML, JSON or Python).
+
+The engine's TOML embeds it under ``[features]``. TOML attaches ``[features.options]`` written
+after ``[[features]]`` to the *last* array element, so the shape is one table with the options
+and an array of tables ``[[features.specs]]``::
+
+    [features]
+    allowed_lateness = "5m"
+    late_events = "drop"        # or "include"; late events are counted either way
+    ttl = "7d"                  # per-key state expires after this much event time unseen
+    max_keys = 1_000_000        # per entity; least recently seen keys are evicted first
+
+    [[features.specs]]
+    name = "amount_mean_1h"
+    agg = "mean"
+    on = "amount"
+    by = "user"
+    window = "1h"
+
+    [[features.specs]]
+    name = "user_tx_count_24h"
+    agg = "count"
+    by = "user"
+    window = "24h"
+
+>>> import tomllib
+>>> doc = tomllib.loads('''
+... [features]
+... allowed_lateness = "5m"
+... [[features.specs]]
+... agg = "count"
+... by = "user"
+... window = "24h"
+... ''')
+>>> cfg = FeaturesConfig.from_toml_dict(doc)
+>>> cfg.allowed_lateness, cfg.specs[0].name
+(300.0, 'count_24h_by_user')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from stream_ml.errors import ConfigError
+from stream_ml.features.specs import FeatureSpec
+from stream_ml.features.windows import parse_duration
+
+
+class FeaturesConfig(BaseModel):
+    """The feature specs and the stage options (lateness, late policy, TTL, key bound).
+
+    >>> FeaturesConfig(specs=[], ttl="1d").ttl
+    86400.0
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["features"] = "features"
+    specs: tuple[FeatureSpec, ...] = ()
+    allowed_lateness: float = 0.0
+    late_events: Literal["drop", "include"] = "drop"
+    ttl: float | None = None
+    max_keys: int | None = None
+
+    @field_validator("allowed_lateness", "ttl", mode="before")
+    @classmethod
+    def _duration(cls, v: Any) -> Any:
+        return None if v is None else parse_duration(v, "duration")
+
+    @model_validator(mode="after")
+    def _check(self) -> FeaturesConfig:
+        names = [s.name for s in self.specs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"feature names must be unique; repeated: {dupes}")
+        if self.max_keys is not None and self.max_keys < 1:
+            raise ConfigError("max_keys must be at least 1")
+        if self.ttl is not None and self.ttl <= 0:
+            raise ConfigError("ttl must be longer than zero")
+        return self
+
+    @classmethod
+    def from_toml_dict(cls, doc: dict[str, Any]) -> FeaturesConfig:
+        """Build from a parsed TOML document (or its ``features`` table).
+
+        Also accepts ``[[features]]`` (an array of specs) followed by ``[features.options]``
+        (which TOML attaches to the last spec; it is taken as the stage's options), or with the
+        options in a separate top-level ``[feature_options]`` table.
+        """
+        table: Any = doc.get("features", doc) if isinstance(doc, dict) else doc
+        if isinstance(table, list):
+            specs = [dict(item) if isinstance(item, dict) else item for item in table]
+            options: dict[str, Any] = (
+                dict(doc.get("feature_options", {})) if isinstance(doc, dict) else {}
+            )
+            for i, item in enumerate(specs):
+                if isinstance(item, dict) and "options" in item:
+                    if i != len(specs) - 1:
+                        raise ConfigError(
+                            "[features.options] must come after the last [[features]] table"
+                        )
+                    # TOML attaches [features.options] to the last [[features]] element: it
+                    # holds the stage's options, as the user meant
+                    options.update(item.pop("options"))
+            table = {"specs": specs, **options}
+        return cls.build(table)
+
+    @classmethod
+    def build(cls, data: dict[str, Any]) -> FeaturesConfig:
+        """Validate a plain dict; any problem is a :class:`ConfigError`."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"bad [features] configuration: {exc}") from exc
