@@ -40,7 +40,7 @@ def load(n: int) -> list[tuple[dict, int]]:
 
 
 MODELS = {
-    "StandardScaler | LogisticRegression": lambda: preprocessing.StandardScaler()
+    "StandardScaler \\| LogisticRegression": lambda: preprocessing.StandardScaler()
     | linear_model.LogisticRegression(),
     "HoeffdingTreeClassifier": tree.HoeffdingTreeClassifier,
 }

@@ -142,37 +142,47 @@ class Engine:
         key: str | None = None,
         ts: float | None = None,
         candidates: list[dict] | None = None,
+        copy: bool = True,
     ) -> Prediction:
         """Predict for one observation (trusted dict; no validation cost).
 
         The features the models saw are held with the prediction until its label arrives.
         With ``candidates`` (dicts of features, each with an ``id``) it is a ranking request:
-        the prediction is the list of candidate ids, best first.
+        the prediction is the list of candidate ids, best first. ``copy=False`` skips copying
+        ``x`` (the caller promises not to mutate it before its label arrives; the runtimes,
+        which build a fresh dict per event, do so).
         """
         seq = self.seq + 1
         if ts is None:
             ts = float(seq)
+        pending = self.pending
+        records = pending.records
         if id is None:
             id = str(seq)
-        elif id in self.pending.records:
+        elif id in records:
             raise self._count(DuplicateIdError(id))
         if self.features is not None:
             try:
                 x = self.features.transform_one(x, ts)
             except StreamMLError as err:
                 raise self._count(err) from None
-        else:
-            x = dict(x)  # what the models saw, safe from the caller mutating its dict later
+        elif copy:
+            x = x.copy()  # what the models saw, safe from the caller mutating its dict later
         slots = self.slots
         if self.router is not None or candidates is not None:
             return self._predict_routed(x, id, key, ts, seq, candidates)
         if len(slots) == 1:
             slot = slots[0]
+            proba_one = slot.proba_one
             try:
-                y_pred, proba = slot._predict(x)
+                if proba_one is not None:  # inline ModelSlot.predict: one frame less per event
+                    proba = proba_one(x)
+                    y_pred = max(proba, key=proba.get) if proba else None
+                else:
+                    y_pred, proba = slot._predict(x)
             except Exception as exc:
                 raise self._count(ModelError(slot.name, "predict", exc)) from exc
-            answers: tuple = ((y_pred, proba),)
+            record: tuple = (x, ts, y_pred, proba)  # one model: a flat record
             shadow = None
         else:
             outs = []
@@ -184,13 +194,12 @@ class Engine:
             answers = tuple(outs)
             y_pred, proba = answers[0]
             shadow = {s.name: a[0] for s, a in zip(slots[1:], answers[1:])}
+            record = (x, ts, answers)
         self.seq = seq
         self.last_ts = ts
-        pending = self.pending
-        records = pending.records
         if len(records) >= pending.max_pending:
             pending.make_room()
-        records[id] = (x, ts, answers)
+        records[id] = record
         if ts > pending.newest_ts:
             pending.newest_ts = ts
         if not seq % pending.check_every:
@@ -220,12 +229,26 @@ class Engine:
             if self.pending.was_dropped(id):
                 raise self._count(ExpiredIdError(id))
             raise self._count(UnknownIdError(id))
-        if len(record) > 3:
+        n = len(record)
+        if n == 6:
             return self._learn_routed(id, record, label, reward, clicks)
         self.n_feedback += 1
         if label is None:
             return
-        x, pred_ts, answers = record
+        x = record[0]
+        if n == 4:  # one model (see predict)
+            slot = self.slots[0]
+            if slot.scored:
+                slot.prequential.update(label, record[2], record[3])
+            try:
+                slot.learn_one(x, label)
+            except Exception as exc:
+                raise self._count(ModelError(slot.name, "learn", exc)) from exc
+            self.n_labels += 1
+            if self.features is not None:
+                self.features.learn_one(x, record[1], label)
+            return
+        pred_ts, answers = record[1], record[2]
         for slot, answer in zip(self.slots, answers):
             if slot.scored:
                 slot.prequential.update(label, answer[0], answer[1])
@@ -273,7 +296,12 @@ class Engine:
             raise self._count(err) from None
         if isinstance(msg, Observation):
             return self.predict(
-                dict(msg.features), id=msg.id, key=msg.key, ts=msg.ts, candidates=msg.candidates
+                dict(msg.features),
+                id=msg.id,
+                key=msg.key,
+                ts=msg.ts,
+                candidates=msg.candidates,
+                copy=False,
             )
         assert isinstance(msg, Feedback)
         self.learn(msg.id, msg.label, reward=msg.reward, clicks=msg.clicks, ts=msg.ts)

@@ -147,7 +147,7 @@ def _from_validation(exc: ValidationError) -> MalformedMessageError:
     return MalformedMessageError(field, first["msg"])
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(slots=True, init=False)
 class Prediction:
     """One answer of the engine.
 
@@ -168,6 +168,35 @@ class Prediction:
     shadow: dict[str, Any] | None = None
     fallback: bool = False
     kind: str = "prediction"
+
+    # written by hand: the generated __init__ costs twice as much on the hot path
+    def __init__(
+        self,
+        id: str,
+        model: str,
+        y_pred: Any,
+        proba: dict[Any, float] | None = None,
+        key: str | None = None,
+        ts: float | None = None,
+        seq: int = 0,
+        propensity: float = 1.0,
+        model_version: int = 0,
+        shadow: dict[str, Any] | None = None,
+        fallback: bool = False,
+        kind: str = "prediction",
+    ) -> None:
+        self.id = id
+        self.model = model
+        self.y_pred = y_pred
+        self.proba = proba
+        self.key = key
+        self.ts = ts
+        self.seq = seq
+        self.propensity = propensity
+        self.model_version = model_version
+        self.shadow = shadow
+        self.fallback = fallback
+        self.kind = kind
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (keys of ``proba`` as strings, as JSON needs)."""

@@ -15,6 +15,9 @@
   interleaving needs ``(z_a + z_b)^2 var(o) / E[o]^2`` with ``o`` in {-1, 0, 1} per request.
 * :func:`broken_canary`: a canary whose candidate is broken; returns when the guard fired.
 
+The A/B-vs-interleaving comparison by *simulated* power, on a click model with heterogeneous
+users and queries, is :mod:`stream_ml.experiments.sensitivity` (the benchmark uses that one).
+
 >>> stream = RankingStream(n_docs=10, length=5, noise={"good": 0.1, "bad": 0.3}, seed=0)
 >>> rankings, rel = stream.request()
 >>> sorted(rankings), len(rankings["good"])

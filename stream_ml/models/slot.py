@@ -49,6 +49,7 @@ class ModelSlot:
 
     __slots__ = (
         "_predict",
+        "proba_one",
         "is_classifier",
         "learn_one",
         "model",
@@ -73,6 +74,8 @@ class ModelSlot:
 
     def _bind(self) -> None:
         self.learn_one = self.model.learn_one
+        # set when the label is the argmax of predict_proba_one: the engine then calls it inline
+        self.proba_one: Callable[[dict], Any] | None = None
         self._predict: Callable[[dict], tuple[Any, Any]]
         if self.is_classifier:
             proba = self.model.predict_proba_one
@@ -84,6 +87,7 @@ class ModelSlot:
                 def predict(x: dict) -> tuple[Any, Any]:
                     return label(x), proba(x)
             else:
+                self.proba_one = proba
 
                 def predict(x: dict) -> tuple[Any, Any]:
                     p = proba(x)
@@ -108,7 +112,8 @@ class ModelSlot:
         self._bind()
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__ if k not in ("_predict", "learn_one")}
+        skip = ("_predict", "learn_one", "proba_one")
+        return {k: getattr(self, k) for k in self.__slots__ if k not in skip}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():

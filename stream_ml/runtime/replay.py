@@ -188,7 +188,7 @@ class Replay:
                     self._release(i)
                 try:
                     p: Any = engine.predict(
-                        x, id=id if id is not None else str(offset), key=key, ts=ts
+                        x, id=id if id is not None else str(offset), key=key, ts=ts, copy=False
                     )
                 except StreamMLError as err:
                     self._bad(err, offset, counted=True)
