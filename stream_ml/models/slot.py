@@ -49,12 +49,12 @@ class ModelSlot:
 
     __slots__ = (
         "_predict",
-        "proba_one",
         "is_classifier",
         "learn_one",
         "model",
         "name",
         "prequential",
+        "proba_one",
         "scored",
         "version",
     )
