@@ -195,8 +195,10 @@ def _print_scenario(result: dict[str, Any]) -> None:
 
 def _register() -> None:
     from stream_ml.cli_snapshots import snapshots
+    from stream_ml.serve.command import serve
 
     main.add_command(snapshots)
+    main.add_command(serve)
 
 
 _register()

@@ -169,6 +169,9 @@ class EngineConfig(_Config):
     sinks: list[SinkConfig] = Field(default_factory=list)
     router: Any = Field(default=None, description="an experiment router ([router] kind = ...)")
     snapshots: SnapshotsConfig | None = None
+    serve: dict[str, Any] | None = Field(
+        default=None, description="[serve] settings for stream-ml serve (see ServeSettings)"
+    )
     features: Any = Field(default=None, description="[[features]] specs and [features.options]")
 
     @field_validator("features", mode="before")

@@ -1,0 +1,235 @@
+"""create_app: the FastAPI app around one engine (REST, websockets, /metrics, the dashboard).
+
+=====================================  ===========  =============================================
+route                                  token        what
+=====================================  ===========  =============================================
+``GET /``                              never        the dashboard (static page, fed by /v1/feed)
+``GET /healthz``                       never        liveness: engine name, queue depth
+``WS /v1/stream``                      feedback     observations -> predictions, feedback -> acks
+``WS /v1/feed``                        auth="all"   read-only feed events for dashboards
+``POST /v1/predict``                   auth="all"   one observation -> one prediction
+``POST /v1/feedback``                  yes          one feedback -> an acknowledgement
+``GET /v1/models|experiments|drift``   auth="all"   per model metrics; router; drift monitors
+``GET /v1/snapshots``                  auth="all"   stored snapshots, newest first
+``POST /v1/snapshots/{v}/rollback``    always       roll the engine back (refused with no token)
+``GET /metrics``                       auth="all"   Prometheus text format
+=====================================  ===========  =============================================
+
+Errors are JSON error records ``{"kind": "error", "code", "field", "reason", "offset"}`` with
+an HTTP status: 401/403 auth and origin, 404 unknown id or snapshot, 409 duplicate id, 410
+expired id, 413 body too big, 422 malformed, 503 overloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from stream_ml.events import Feedback, Observation
+from stream_ml.serve import introspect, schemas, sockets
+from stream_ml.serve.feed import FeedHub, _finite
+from stream_ml.serve.metrics import ServeMetrics
+from stream_ml.serve.security import ServeError, install_redaction
+from stream_ml.serve.settings import ServeSettings
+from stream_ml.serve.state import ServeState
+from stream_ml.serve.worker import EngineWorker
+
+STATIC = Path(__file__).parent / "static"
+_STATUS = {"unknown_id": 404, "expired_id": 410, "duplicate_id": 409, "overloaded": 503,
+           "model_error": 500, "internal": 500}  # fmt: skip
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": schemas.ErrorOut} for s in (401, 403, 404, 409, 410, 413, 422, 503)
+}
+
+
+def _state(request: Request) -> ServeState:
+    return request.app.state.serve
+
+
+def _need(level: str) -> Callable[[Request], ServeState]:
+    def dep(request: Request) -> ServeState:
+        st = _state(request)
+        st.check(level, request.headers, request.query_params)
+        return st
+
+    return dep
+
+
+def _answer(d: dict[str, Any], ok: int = 200) -> JSONResponse:
+    status = ok if d.get("kind") != "error" else _STATUS.get(d.get("code", ""), 422)
+    return JSONResponse(_finite(d), status_code=status)
+
+
+class BodyLimit:
+    """ASGI middleware: an HTTP body over ``limit`` bytes gets 413 before it is read whole."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        for k, v in scope.get("headers", []):
+            if k == b"content-length" and v.isdigit() and int(v) > self.limit:
+                return await self._refuse(scope, receive, send)
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            msg = await receive()
+            seen += len(msg.get("body", b""))
+            if seen > self.limit:
+                raise ServeError("too_big", f"body over {self.limit} bytes", 413)
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except ServeError:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Any, receive: Any, send: Any) -> None:
+        err = ServeError("too_big", f"body over {self.limit} bytes", 413, "body")
+        await JSONResponse(err.to_dict(), status_code=413)(scope, receive, send)
+
+
+def create_app(
+    engine: Any,
+    settings: ServeSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The app serving ``engine``; clocks are injectable (timeouts, rates, feed timestamps).
+
+    Examples
+    --------
+    >>> from river import linear_model
+    >>> from stream_ml import Engine
+    >>> app = create_app(Engine({"lr": linear_model.LogisticRegression()}))
+    >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/v1"))[:3]
+    ['/v1/drift', '/v1/experiments', '/v1/feedback']
+    """
+    settings = (settings or ServeSettings()).with_env_token()
+    install_redaction()
+    hub = FeedHub(wall_clock=wall_clock, history=settings.feed_history,
+                  predictions_per_s=settings.feed_predictions_per_s, clock=clock)  # fmt: skip
+    holder: dict[str, Any] = {}
+    metrics = ServeMetrics(lambda: holder["worker"].cached)
+    worker = EngineWorker(engine, settings, metrics, hub, clock=clock, wall_clock=wall_clock)
+    holder["worker"] = worker
+    st = ServeState(engine, settings, worker, hub, metrics, clock, wall_clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker.start(ticker=True)
+        watchdog = asyncio.get_running_loop().create_task(st.watchdog())
+        try:
+            yield
+        finally:
+            watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watchdog
+            await worker.stop()
+
+    app = FastAPI(title="stream-ml", version="0.1.0", lifespan=lifespan,
+                  description="Online predictions, feedback, metrics, live dashboard.")  # fmt: skip
+    app.state.serve = st
+    app.add_middleware(BodyLimit, limit=settings.max_message_bytes)
+
+    @app.exception_handler(ServeError)
+    async def _refused(request: Request, exc: ServeError) -> JSONResponse:
+        st.metrics.errors.labels(exc.code).inc()
+        return JSONResponse(exc.to_dict(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        loc = [str(p) for p in first["loc"] if p != "body"]
+        if len(loc) > 2 and loc[0] == "features":  # drop pydantic's union tag ('.float')
+            loc = loc[:2]
+        st.metrics.errors.labels("malformed_message").inc()
+        body = {"kind": "error", "code": "malformed_message", "field": ".".join(loc) or None,
+                "reason": str(first["msg"]), "offset": None}  # fmt: skip
+        return JSONResponse(body, status_code=422)
+
+    app.add_api_websocket_route("/v1/stream", sockets.stream)
+    app.add_api_websocket_route("/v1/feed", sockets.feed)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def dashboard() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/healthz", response_model=schemas.Health)
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "engine": getattr(engine, "name", "engine"),
+                "queue": worker.queue.qsize(), "connections": st.connections}  # fmt: skip
+
+    @app.post("/v1/predict", response_model=schemas.PredictionOut, responses=_ERRORS)
+    async def predict(obs: Observation, s: ServeState = Depends(_need("read"))) -> JSONResponse:
+        """Predict for one observation (the same as one message on ``/v1/stream``)."""
+        return _answer((await worker.messages([obs]))[0])
+
+    @app.post("/v1/feedback", response_model=schemas.AckOut, responses=_ERRORS)
+    async def feedback(fb: Feedback, s: ServeState = Depends(_need("write"))) -> JSONResponse:
+        """Join a label, reward or clicks to an earlier prediction (needs the token)."""
+        return _answer((await worker.messages([fb]))[0])
+
+    @app.get("/v1/models", response_model=schemas.ModelsOut, responses=_ERRORS)
+    async def models(s: ServeState = Depends(_need("read"))) -> JSONResponse:
+        """Per model: role, version, cumulative and rolling metrics, share of traffic."""
+        return JSONResponse(_finite(await worker.call(_models)))
+
+    def _models(e: Any) -> dict[str, Any]:
+        s = e.summary()
+        total = sum(worker.served.values())
+        out = [{"name": k, "traffic": worker.served[k] / total if total else 0.0,
+                **{f: v.get(f) for f in ("role", "version", "scored", "metrics", "rolling")}}
+               for k, v in s["models"].items()]  # fmt: skip
+        return {"engine": s["engine"], "events": s["events"], "feedback": s["feedback"],
+                "models": out, "labels": s["labels"],
+                "errors": {k: s["errors"][k] for k in ("total", "by_code")}}  # fmt: skip
+
+    @app.get("/v1/experiments", response_model=schemas.ListOut, responses=_ERRORS)
+    async def experiments(s: ServeState = Depends(_need("read"))) -> JSONResponse:
+        """The experiment router's state (empty list when the engine has none)."""
+        return JSONResponse(_finite({"items": await worker.call(introspect.experiments)}))
+
+    @app.get("/v1/drift", response_model=schemas.ListOut, responses=_ERRORS)
+    async def drift(s: ServeState = Depends(_need("read"))) -> JSONResponse:
+        """Drift monitors (statistic, threshold, state) and the recent alarms."""
+        items = await worker.call(introspect.drift)
+        alarms = [e for e in hub.history if e["type"] == "drift_alert"]
+        return JSONResponse(_finite({"items": items, "alarms": alarms}))
+
+    @app.get("/v1/snapshots", response_model=schemas.ListOut, responses=_ERRORS)
+    async def snapshots(s: ServeState = Depends(_need("read"))) -> JSONResponse:
+        """Stored snapshots, newest first (empty list without a snapshot store)."""
+        return JSONResponse(_finite({"items": await worker.call(introspect.snapshots)}))
+
+    @app.post("/v1/snapshots/{version}/rollback", response_model=schemas.RollbackOut,
+              responses=_ERRORS)  # fmt: skip
+    async def rollback(version: int, body: schemas.RollbackIn | None = None,
+                       s: ServeState = Depends(_need("admin"))) -> JSONResponse:  # fmt: skip
+        """Roll the engine back to snapshot ``version`` (needs the token; 404 without a store)."""
+        reason = body.reason if body is not None else "manual rollback"
+        result = await worker.call(lambda e: introspect.rollback(e, version, reason))
+        if not hasattr(engine, "drain_events"):  # otherwise the engine emits it itself
+            hub.publish("rollback", {"version": version, "reason": reason, "source": "api"})
+        return JSONResponse(_finite(result))
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(s: ServeState = Depends(_need("read"))) -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app

@@ -1,0 +1,97 @@
+"""Read what optional stages an engine has (router, drift monitors, snapshot store), if any.
+
+The server is written against the engine's verbs; stages that are built separately are found by
+attribute (``engine.router``, ``engine.monitors``, ``engine.snapshots``) so that an engine
+without them serves too: their routes then answer empty lists, and a rollback a clear 404.
+Every function here runs on the engine's owner task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from stream_ml.serve.security import ServeError
+
+
+def _plain(obj: Any) -> Any:
+    if obj is None or isinstance(obj, str | int | float | bool):
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [_plain(v) for v in obj]
+    for verb in ("to_dict", "summary", "model_dump"):
+        fn = getattr(obj, verb, None)
+        if callable(fn):
+            return _plain(fn())
+    if hasattr(obj, "item"):
+        return obj.item()
+    return repr(obj)
+
+
+def experiments(engine: Any) -> list[dict[str, Any]]:
+    """The router's summary (arms, allocation, decisions), as a list (empty without a router)."""
+    router = getattr(engine, "router", None)
+    if router is None:
+        return []
+    summary = router.summary() if hasattr(router, "summary") else {}
+    return [{"name": type(getattr(router, "router", router)).__name__, **_plain(summary)}]
+
+
+def _monitors(engine: Any) -> list[tuple[str, Any]]:
+    monitors = getattr(engine, "monitors", None)
+    if not monitors:
+        return []
+    if isinstance(monitors, dict):
+        return [(str(k), v) for k, v in monitors.items()]
+    return [(getattr(m, "name", f"monitor{i}"), m) for i, m in enumerate(monitors)]
+
+
+def drift(engine: Any) -> list[dict[str, Any]]:
+    """One entry per drift monitor: its name, latest state (statistic, threshold, drift)."""
+    out = []
+    for name, mon in _monitors(engine):
+        entry: dict[str, Any] = {"name": name}
+        state = getattr(mon, "state", None)
+        value = state() if callable(state) else state
+        if value is None and hasattr(mon, "summary"):
+            value = mon.summary()
+        if value is not None:
+            plain = _plain(value)
+            entry.update(plain if isinstance(plain, dict) else {"state": plain})
+        out.append(entry)
+    return out
+
+
+def snapshot_store(engine: Any) -> Any:
+    """The engine's :class:`~stream_ml.snapshots.SnapshotStore` (inside its stage), or None."""
+    stage = getattr(engine, "snapshots", None) or getattr(engine, "snapshot_store", None)
+    return getattr(stage, "store", stage)
+
+
+def snapshots(engine: Any) -> list[dict[str, Any]]:
+    """Every stored snapshot's metadata, newest first (empty without a store)."""
+    store = snapshot_store(engine)
+    if store is None or not hasattr(store, "list"):
+        return []
+    infos = [_plain(i) for i in store.list()]
+    return sorted(infos, key=lambda i: i.get("version", 0), reverse=True)
+
+
+def rollback(engine: Any, version: int, reason: str) -> dict[str, Any]:
+    """Roll the engine back to snapshot ``version``; raises :class:`ServeError` when it cannot."""
+    from stream_ml.errors import SnapshotError
+
+    if snapshot_store(engine) is None:
+        raise ServeError("no_snapshots", "no snapshot store is configured for this engine", 404)
+    if not callable(getattr(engine, "rollback", None)):
+        raise ServeError("no_rollback", "this engine cannot roll back", 501)
+    try:
+        info = engine.rollback(version, reason=reason)
+    except SnapshotError as exc:
+        status = 404 if type(exc).__name__ == "SnapshotNotFound" else 409
+        raise ServeError(exc.code, str(exc), status, field="version") from exc
+    return {"version": version, "reason": reason, "snapshot": _plain(info)}

@@ -1,0 +1,330 @@
+"""EngineWorker: the one asyncio task that owns the engine; everything else sends it jobs.
+
+Connections, REST routes, the metrics ticker and rollbacks all put jobs on one bounded queue;
+only :meth:`EngineWorker.run` calls the engine, one job after the other, so the engine is never
+driven from two places at once and its outputs are in arrival order. After each round of jobs it
+drains ``engine.drain_events()`` (when the engine has it) onto the feed.
+
+Smooth failing. An observation is answered from the fallback, marked ``fallback: true``, when
+its job could not be queued (the queue is full), when the estimated wait (messages queued times
+the measured cost per message) is over ``latency_budget``, or when it waited longer than that in
+the queue. The fallback is the last good prediction for the same key (``fallback="last"``) or
+``fallback_value``. A fallback answer changes no engine state: its id is not pending, so a later
+label for it is an ``unknown_id`` error. Feedback that cannot be applied in time is answered with
+an ``overloaded`` error (retry it). The engine runs on the event loop: a model that hangs in one
+call stalls the server, which the latency budget cannot prevent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from stream_ml.errors import StreamMLError
+from stream_ml.events import ErrorRecord, Feedback, Observation, Prediction
+from stream_ml.serve import introspect
+from stream_ml.serve.feed import FeedHub
+from stream_ml.serve.metrics import ServeMetrics
+from stream_ml.serve.settings import ServeSettings
+
+log = logging.getLogger("stream_ml.serve")
+Item = Observation | Feedback | dict[str, Any]
+
+
+def error(code: str, reason: str, field: str | None = None, offset: Any = None) -> dict[str, Any]:
+    """An :class:`~stream_ml.events.ErrorRecord` as JSON-ready dict."""
+    return ErrorRecord(code, field, reason, offset).to_dict()
+
+
+class _Job:
+    __slots__ = ("batch", "enqueued", "fn", "future", "items")
+
+    def __init__(self, items: list[Item] | None, fn: Callable[[Any], Any] | None, batch: bool,
+                 enqueued: float, future: asyncio.Future[Any]) -> None:  # fmt: skip
+        self.items, self.fn, self.batch = items, fn, batch
+        self.enqueued, self.future = enqueued, future
+
+
+class EngineWorker:
+    """Owns the engine: a bounded job queue and the task that drains it (module docstring).
+
+    Examples
+    --------
+    >>> import asyncio, time
+    >>> from river import linear_model
+    >>> from stream_ml import Engine
+    >>> from stream_ml.events import parse_message
+    >>> async def demo():
+    ...     hub = FeedHub(wall_clock=time.time)
+    ...     w = EngineWorker(Engine({"lr": linear_model.LogisticRegression()}), ServeSettings(),
+    ...                      ServeMetrics(dict), hub)
+    ...     w.start()
+    ...     out = await w.messages([parse_message({"id": "a", "features": {"x": 1.0}})])
+    ...     await w.stop()
+    ...     return out[0]["kind"], out[0]["fallback"]
+    >>> asyncio.run(demo())
+    ('prediction', False)
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        settings: ServeSettings,
+        metrics: ServeMetrics,
+        hub: FeedHub,
+        *,
+        clock: Callable[[], float] | None = None,
+        wall_clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
+        self.engine = engine
+        self.settings = settings
+        self.metrics = metrics
+        self.hub = hub
+        self.clock = clock or time.monotonic
+        self.wall_clock = wall_clock or time.time
+        self.queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=settings.queue_size)
+        self.last: OrderedDict[Any, tuple[str, Any, Any]] = OrderedDict()
+        self.cost = 5e-5  # seconds per message, an exponential moving average
+        self.queued = 0  # messages waiting in the queue
+        self.served: Counter[str] = Counter()
+        self.fallbacks = 0
+        self.alarms: Counter[tuple[str, str]] = Counter()
+        self.lag = [0.0, 0, 0.0]  # sum, count, max since the last tick
+        self.cached: dict[str, Any] = {}
+        self.last_metrics: dict[str, Any] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self, ticker: bool = False) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self.run()))
+        if ticker:
+            self._tasks.append(loop.create_task(self._ticker()))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks.clear()
+
+    # -- submitting ------------------------------------------------------------------------------
+
+    async def messages(self, items: list[Item], *, batch: bool = False) -> list[dict[str, Any]]:
+        """Apply parsed messages (errors pass through as dicts) in order; their answers."""
+        n = sum(1 for m in items if not isinstance(m, dict))
+        if n and (self.queued + n) * self.cost > self.settings.latency_budget:
+            return self._fallback(items, batch, "latency")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        try:
+            self.queue.put_nowait(_Job(items, None, batch, self.clock(), fut))
+        except asyncio.QueueFull:
+            return self._fallback(items, batch, "queue_full")
+        self.queued += n
+        self.metrics.queue_depth.set(self.queue.qsize())
+        return await fut
+
+    async def call(self, fn: Callable[[Any], Any]) -> Any:
+        """Run ``fn(engine)`` on the owner task (waits for room in the queue); its result."""
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self.queue.put(_Job(None, fn, False, self.clock(), fut))
+        return await fut
+
+    # -- the owner task -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        queue = self.queue
+        while True:
+            jobs = [await queue.get()]
+            while not queue.empty() and len(jobs) < 64:
+                jobs.append(queue.get_nowait())
+            self.metrics.queue_depth.set(queue.qsize())
+            self._round(jobs)
+            if not queue.empty():
+                await asyncio.sleep(0)  # let readers and writers run between rounds
+
+    def _round(self, jobs: list[_Job]) -> None:
+        now = self.clock()
+        budget = self.settings.latency_budget
+        t0, n = now, 0
+        for job in jobs:
+            if job.future.done():
+                continue
+            self.metrics.wait.observe(now - job.enqueued)
+            try:
+                if job.items is None:
+                    assert job.fn is not None
+                    job.future.set_result(job.fn(self.engine))
+                    continue
+                k = sum(1 for m in job.items if not isinstance(m, dict))
+                self.queued -= k
+                if now - job.enqueued > budget:
+                    job.future.set_result(self._fallback(job.items, job.batch, "latency"))
+                else:
+                    job.future.set_result(self._apply(job.items, job.batch))
+                    n += k
+            except StreamMLError as exc:
+                job.future.set_exception(exc)
+            except Exception as exc:  # a bug must not kill the owner task
+                log.exception("engine job failed")
+                job.future.set_exception(exc)
+        elapsed = self.clock() - t0
+        if n:
+            self.cost = 0.9 * self.cost + 0.1 * (elapsed / n)
+            self.metrics.latency.observe(elapsed)
+        self._drain()
+
+    def _apply(self, items: list[Item], batch: bool) -> list[dict[str, Any]]:
+        engine, last, keep = self.engine, self.last, self.settings.fallback_keys
+        hub, served = self.hub, Counter[str]()
+        out: list[dict[str, Any]] = []
+        n_obs = n_fb = 0
+        codes: Counter[str] = Counter()
+        for i, m in enumerate(items):
+            if isinstance(m, dict):
+                out.append(m)
+                continue
+            try:
+                if isinstance(m, Observation):
+                    n_obs += 1
+                    p = engine.process(m)
+                    d = p.to_dict()
+                    served[p.model] += 1
+                    if keep:
+                        last[p.key] = (p.model, p.y_pred, p.proba)
+                        last.move_to_end(p.key)
+                        if len(last) > keep:
+                            last.popitem(last=False)
+                    hub.prediction(d)
+                else:
+                    n_fb += 1
+                    self._lag(engine, m)
+                    d = engine.process(m).to_dict()
+            except StreamMLError as err:
+                codes[err.code] += 1
+                d = ErrorRecord.from_error(err, i if batch else None).to_dict()
+            except Exception as exc:
+                codes["internal"] += 1
+                d = error("internal", f"{type(exc).__name__}: {exc}", None, i if batch else None)
+            out.append(d)
+        m_ = self.metrics
+        for name, c in served.items():
+            m_.predictions.labels(name, "false").inc(c)
+        self.served.update(served)
+        if n_obs:
+            m_.events.labels("observation").inc(n_obs)
+        if n_fb:
+            m_.events.labels("feedback").inc(n_fb)
+        for code, c in codes.items():
+            m_.errors.labels(code).inc(c)
+        return out
+
+    def _lag(self, engine: Any, fb: Feedback) -> None:
+        pending = getattr(engine, "pending", None)
+        record = pending.records.get(fb.id) if pending is not None else None
+        if record is None:
+            return
+        now = fb.ts if fb.ts is not None else getattr(engine, "last_ts", None)
+        if now is None:
+            return
+        lag = float(now) - float(record[1])
+        stats = self.lag
+        stats[0] += lag
+        stats[1] += 1
+        if lag > stats[2]:
+            stats[2] = lag
+
+    def _fallback(self, items: list[Item], batch: bool, why: str) -> list[dict[str, Any]]:
+        s = self.settings
+        out: list[dict[str, Any]] = []
+        for i, m in enumerate(items):
+            if isinstance(m, dict):
+                out.append(m)
+            elif isinstance(m, Observation):
+                hit = self.last.get(m.key) if s.fallback == "last" else None
+                model, y, proba = hit if hit is not None else ("fallback", s.fallback_value, None)
+                p = Prediction(m.id or "", model, y, proba, m.key, m.ts, 0, 1.0, 0, None, True)
+                out.append(p.to_dict())
+                self.metrics.predictions.labels(model, "true").inc()
+                self.fallbacks += 1
+            else:
+                reason = f"the engine is over its latency budget ({why}); retry"
+                out.append(error("overloaded", reason, None, i if batch else None))
+                self.metrics.errors.labels("overloaded").inc()
+        return out
+
+    def _drain(self) -> None:
+        drain = getattr(self.engine, "drain_events", None)
+        if drain is None:
+            return
+        records = drain()
+        for r in records or ():
+            kind = self.hub.record(r)
+            self.metrics.feed_events.labels(kind).inc()
+            if kind == "drift_alert":
+                data = r if isinstance(r, dict) else getattr(r, "__dict__", {})
+                self.alarms[(str(data.get("detector")), str(data.get("field")))] += 1
+
+    # -- the metric updates ---------------------------------------------------------------------
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.metrics_interval)
+            try:
+                data = await self.call(self.snapshot)
+            except Exception:
+                log.exception("metrics update failed")
+                continue
+            self.hub.publish("metrics", data, keep=False)
+
+    def snapshot(self, engine: Any) -> dict[str, Any]:
+        """The metrics update: ``engine.summary()`` trimmed, plus traffic, lag, drift, snapshot."""
+        s = engine.summary()
+        total = sum(self.served.values())
+        labels = dict(s.get("labels") or {})
+        lag_sum, lag_n, lag_max = self.lag
+        labels["lag_mean"] = lag_sum / lag_n if lag_n else None
+        labels["lag_max"] = lag_max if lag_n else None
+        self.lag = [0.0, 0, 0.0]
+        data: dict[str, Any] = {
+            "engine": s.get("engine"),
+            "events": s.get("events"),
+            "feedback": s.get("feedback"),
+            "models": {
+                k: {kk: v.get(kk) for kk in ("metrics", "rolling", "role", "scored", "version")}
+                for k, v in (s.get("models") or {}).items()
+            },
+            "traffic": {k: v / total for k, v in self.served.items()} if total else {},
+            "served": dict(self.served),
+            "fallbacks": self.fallbacks,
+            "labels": labels,
+            "errors": {"total": s["errors"]["total"], "by_code": s["errors"]["by_code"]},
+            "drift": introspect.drift(engine),
+            "alarms": {f"{d}/{f}": n for (d, f), n in self.alarms.items()},
+        }
+        data["snapshot"], age = self._latest_snapshot(engine)
+        self.cached = {**data, "alarms": dict(self.alarms), "snapshot_age": age}
+        self.last_metrics = data
+        return data
+
+    def _latest_snapshot(self, engine: Any) -> tuple[dict[str, Any] | None, float | None]:
+        try:
+            infos = introspect.snapshots(engine)
+        except Exception:
+            log.exception("listing snapshots failed")
+            return None, None
+        if not infos:
+            return None, None
+        info = infos[0]
+        created = info.get("created_at")
+        age = self.wall_clock() - created if isinstance(created, int | float) else None
+        keep = ("version", "events", "event_time", "created_at", "tags", "engine")
+        return {k: info.get(k) for k in keep}, age

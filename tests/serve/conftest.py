@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from river import linear_model, preprocessing
+
+import scenarios
+from stream_ml import Engine
+from stream_ml.serve import ServerThread, ServeSettings, create_app
+
+TOKEN = "t0ken-for-tests-only"
+
+
+def small_engine() -> Engine:
+    return Engine({"lr": preprocessing.StandardScaler() | linear_model.LogisticRegression()})
+
+
+def sea_engine() -> Engine:
+    return Engine.from_config(scenarios.get("sea-drift").engine_config(1))
+
+
+def digest(engine: Engine) -> str:
+    """A canonical digest of the engine's state (pickle bytes depend on object identity)."""
+    import random
+
+    if hasattr(engine, "digest"):
+        return engine.digest()
+    try:
+        from stream_ml.snapshots.digest import state_digest
+    except ImportError:  # the snapshots package is built in parallel
+        return hashlib.sha256(pickle.dumps(engine.summary())).hexdigest()
+    return state_digest(engine, ignore=(random.Random,))
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., ServerThread]]:
+    """Start a real uvicorn server on a free loopback port; every one started is stopped."""
+    opened: list[ServerThread] = []
+
+    def start(engine: Any = None, settings: ServeSettings | None = None, *,
+              log_level: str = "warning", access_log: bool = False, **kw: Any) -> ServerThread:  # fmt: skip
+        engine = engine if engine is not None else small_engine()
+        settings = settings or ServeSettings()
+        app = create_app(engine, settings, **kw)
+        server = ServerThread(app, settings, log_level=log_level, access_log=access_log)
+        server.__enter__()
+        server.engine = engine  # type: ignore[attr-defined]
+        server.app = app  # type: ignore[attr-defined]
+        opened.append(server)
+        return server
+
+    yield start
+    for server in opened:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def _no_env_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREAM_ML_TOKEN", raising=False)
+
+
+class AlarmEngine(Engine):
+    """An engine whose ``drain_events`` also returns records a test injects (thread-safe enough:
+    the test only appends, the server's owner task swaps the list)."""
+
+    injected: list[dict[str, Any]]
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        out = super().drain_events()
+        injected = getattr(self, "injected", None)
+        if injected:
+            self.injected = []
+            out = out + injected
+        return out
+
+
+def alarm_engine() -> AlarmEngine:
+    engine = AlarmEngine({"lr": preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+                          "lr2": linear_model.LogisticRegression()})  # fmt: skip
+    engine.injected = []
+    return engine
+
+
+DRIFT = {"kind": "drift_alert", "detector": "ks", "field": "x1", "statistic": 0.41,
+         "threshold": 0.2, "event": 150, "ts": 150.0}  # fmt: skip
