@@ -56,7 +56,7 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
         if stage is not None and cfg.snapshots is not None and cfg.snapshots.resume:
             rec = stage.latest()
             if rec is not None:  # serve the newest valid snapshot's state
-                engine = rec.state["engine"]
+                engine = rec.state["engine"]  # type: ignore[index]
                 engine.snapshots = stage
         data: dict[str, Any] = dict(cfg.serve or {})
         if settings_path:
