@@ -35,6 +35,7 @@ from pydantic import (
 
 from stream_ml.errors import ConfigError, StreamMLError
 from stream_ml.models.expr import parse_model
+from stream_ml.stages.monitoring import MonitorConfig
 
 
 class _Config(BaseModel):
@@ -169,6 +170,7 @@ class EngineConfig(_Config):
     sinks: list[SinkConfig] = Field(default_factory=list)
     router: Any = Field(default=None, description="an experiment router ([router] kind = ...)")
     snapshots: SnapshotsConfig | None = None
+    drift: list[MonitorConfig] = Field(default_factory=list, description="[[drift]] monitors")
     serve: dict[str, Any] | None = Field(
         default=None, description="[serve] settings for stream-ml serve (see ServeSettings)"
     )
@@ -193,6 +195,15 @@ class EngineConfig(_Config):
         from stream_ml.experiments import RouterConfig
 
         return TypeAdapter(RouterConfig).validate_python(v)
+
+    @model_validator(mode="after")
+    def _drift_models(self) -> EngineConfig:
+        for d in self.drift:
+            if d.model is not None and d.model not in self.models:
+                raise ValueError(f"drift monitor watches model {d.model!r}, not a model here")
+            if d.on == "features" and not d.fields:
+                raise ValueError("a features drift monitor needs fields = [...]")
+        return self
 
     @model_validator(mode="after")
     def _router_names(self) -> EngineConfig:

@@ -44,6 +44,7 @@ from stream_ml.errors import (
 from stream_ml.evaluation.pending import PendingStore
 from stream_ml.events import Ack, ErrorRecord, Feedback, Observation, Prediction, parse_message
 from stream_ml.models.slot import ModelSlot
+from stream_ml.stages.monitoring import DriftStage, MonitorConfig
 from stream_ml.stages.routing import RouterStage
 
 
@@ -97,6 +98,7 @@ class Engine:
         name: str = "engine",
         features: FeatureStage | None = None,
         router: Any = None,
+        drift: Any = None,
         error_samples: int = 100,
     ) -> None:
         if not models:
@@ -122,6 +124,20 @@ class Engine:
         if router is not None:
             self.set_router(router)
         self.events: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str]] = []  # actions for the runtime (drift snapshots)
+        self.drift: DriftStage | None = None
+        if drift:
+            self.drift = (
+                drift
+                if isinstance(drift, DriftStage)
+                else DriftStage(
+                    [
+                        d if isinstance(d, MonitorConfig) else MonitorConfig.model_validate(d)
+                        for d in drift
+                    ],
+                    [s.name for s in self.slots],
+                )
+            )
         self.snapshots: Any = None  # a SnapshotStage; not part of the state
         self.snapshot_policy: Any = None
         self.seq = 0
@@ -184,6 +200,8 @@ class Engine:
                 raise self._count(ModelError(slot.name, "predict", exc)) from exc
             record: tuple = (x, ts, y_pred, proba)  # one model: a flat record
             shadow = None
+            if self.drift is not None:
+                self.drift.on_predict(self, x, {slot.name: (y_pred, proba)}, ts)
         else:
             outs = []
             for slot in slots:
@@ -195,6 +213,8 @@ class Engine:
             y_pred, proba = answers[0]
             shadow = {s.name: a[0] for s, a in zip(slots[1:], answers[1:])}
             record = (x, ts, answers)
+            if self.drift is not None:
+                self.drift.on_predict(self, x, {s.name: a for s, a in zip(slots, answers)}, ts)
         self.seq = seq
         self.last_ts = ts
         if len(records) >= pending.max_pending:
@@ -247,6 +267,8 @@ class Engine:
             self.n_labels += 1
             if self.features is not None:
                 self.features.learn_one(x, record[1], label)
+            if self.drift is not None:
+                self.drift.on_label(self, label, {slot.name: (record[2], record[3])}, record[1])
             return
         pred_ts, answers = record[1], record[2]
         for slot, answer in zip(self.slots, answers):
@@ -259,6 +281,27 @@ class Engine:
         self.n_labels += 1
         if self.features is not None:
             self.features.learn_one(x, pred_ts, label)
+        if self.drift is not None:
+            self.drift.on_label(
+                self, label, {s.name: a for s, a in zip(self.slots, answers)}, pred_ts
+            )
+
+    def add_slot(self, slot: ModelSlot) -> None:
+        """Add a model (it answers and learns from the next events on; a drift challenger)."""
+        if any(s.name == slot.name for s in self.slots):
+            raise ConfigError(f"a model named {slot.name!r} already exists")
+        self.slots.append(slot)
+
+    def remove_slot(self, name: str) -> None:
+        """Remove the last-added model ``name`` (pending answers stay aligned with the rest)."""
+        if self.slots[-1].name != name or len(self.slots) == 1:
+            raise ConfigError(f"only the last-added model can be removed, not {name!r}")
+        self.slots.pop()
+
+    def pop_requests(self) -> list[tuple[str, str]]:
+        """Actions the engine asks its runtime to take at the next record boundary."""
+        out, self.requests = self.requests, []
+        return out
 
     # -- routed predictions (experiments, rankings) ---------------------------------------------
 
@@ -377,6 +420,7 @@ class Engine:
             "labels": self.pending.counts(),
             "errors": self.error_summary(),
             **({"experiment": self.router.summary()} if self.router is not None else {}),
+            **({"drift": self.drift.summary()} if self.drift is not None else {}),
         }
 
     # -- snapshots, rollback, state ----------------------------------------------------------
@@ -489,6 +533,7 @@ class Engine:
             name=config.name,
             router=config.router,
             features=features,
+            drift=list(config.drift),
         )
         engine.config = config
         return engine

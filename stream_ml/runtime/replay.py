@@ -123,6 +123,11 @@ class Replay:
             self.engine, offset=self.next_offset, extra=self._extra(), tags=tags, note=note
         )
 
+    def _handle_requests(self) -> None:
+        for action, note in self.engine.pop_requests():
+            if action == "snapshot" and self.snapshots is not None:
+                self.snapshot(tags=("drift",), note=note)
+
     def _drain(self) -> None:
         for ev in self.engine.drain_events():
             if ev.get("kind") in ("snapshot", "rollback"):
@@ -166,6 +171,8 @@ class Replay:
         for offset, record in self.source.read():
             if policy is not None and policy.due(engine.seq, engine.last_ts):
                 self.snapshot()
+            if engine.requests:
+                self._handle_requests()
             if engine.events:
                 self._drain()
             if limit is not None and self.records >= limit:

@@ -221,6 +221,10 @@ def predict_routed(
     engine.seq = seq
     engine.last_ts = ts
     engine.pending.add(id, (x, ts, tuple(answers), decision, interleaved, rows))
+    if engine.drift is not None and rows is None:
+        engine.drift.on_predict(
+            engine, x, {s.name: a for s, a in zip(slots, answers) if a is not None}, ts
+        )
     return Prediction(id, served, y_pred, proba, key, ts, seq, propensity, version, shadow)
 
 
@@ -275,3 +279,10 @@ def learn_routed(engine: Any, id: str, record: tuple, label: Any, reward: Any, c
     engine.n_labels += 1
     if engine.features is not None:
         engine.features.learn_one(x, pred_ts, label)
+    if engine.drift is not None:
+        engine.drift.on_label(
+            engine,
+            label,
+            {s.name: a for s, a in zip(engine.slots, answers) if a is not None},
+            pred_ts,
+        )

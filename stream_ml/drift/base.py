@@ -1,0 +1,304 @@
+"""The windowed two-sample detector: ring buffers, reference policy, check schedule, alarms.
+
+A subclass supplies three things: how to prepare a reference (:meth:`_prepare`), the vectorized
+statistic of a window against it (:meth:`_statistics`, one value per monitored column) and a
+simulator of that statistic on stationary streams (:meth:`_simulate`, used by calibration).
+
+Per event, :meth:`WindowedDetector.update` writes one row into a preallocated ring buffer: O(1),
+no sort, no scipy. Every ``check_every`` events (once the window is full) the statistic is
+computed for all columns at once and its maximum is compared with the calibrated threshold.
+After an alarm the current window is emptied (the reference is kept), so the next alarm needs a
+whole new window: run lengths between false alarms are renewals, which is what calibration
+simulates.
+
+Event indices (``n_events``, window bounds) count the values given to ``update`` since the
+detector was built or :meth:`~WindowedDetector.reset`: the window ``[start, end)`` holds the
+values number ``start`` to ``end - 1`` (0-based).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from stream_ml.drift import calibration as cal
+from stream_ml.errors import ConfigError
+
+__all__ = ["DriftCheck", "WindowedDetector"]
+
+ReferencePolicy = Literal["fixed", "lagged"]
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class DriftCheck:
+    """The outcome of one check (the alarm payload when ``drift`` is true).
+
+    ``statistic`` is the largest statistic over the monitored columns, ``field`` the column that
+    gave it; ``statistics`` holds every column's value. ``p_value`` is the fixed-sample p-value
+    of that column's test (scipy's), computed for alarms only; it is not what the threshold is
+    calibrated on. Window bounds are event indices ``[start, end)``.
+    """
+
+    detector: str
+    field: str | None
+    statistic: float
+    threshold: float
+    drift: bool
+    n_events: int
+    window_start: int
+    window_end: int
+    reference_start: int
+    reference_end: int
+    p_value: float | None = None
+    statistics: tuple[float, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class WindowedDetector:
+    """Base class of the windowed two-sample detectors (see the module docstring)."""
+
+    name = "windowed"
+    _rank_based = False
+
+    def __init__(
+        self,
+        *,
+        n_features: int = 1,
+        reference_size: int = 500,
+        window_size: int = 200,
+        check_every: int = 20,
+        ert: float | None = 10_000.0,
+        threshold: float | None = None,
+        reference: ReferencePolicy = "fixed",
+        lag: int = 0,
+        calibration: cal.Method = "auto",
+        n_simulations: int | None = None,
+        fields: tuple[str, ...] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if min(n_features, reference_size, window_size, check_every) < 1 or lag < 0:
+            raise ConfigError("sizes must be positive (lag non-negative)")
+        if reference_size < 2 or window_size < 2:
+            raise ConfigError("reference_size and window_size must be at least 2")
+        if threshold is None and ert is None:
+            raise ConfigError("give either ert (calibrated threshold) or threshold")
+        if fields is not None and len(fields) != n_features:
+            raise ConfigError(f"{len(fields)} field names for {n_features} features")
+        if reference not in ("fixed", "lagged"):
+            raise ConfigError(f"unknown reference policy {reference!r}")
+        self.n_features = n_features
+        self.reference_size = reference_size
+        self.window_size = window_size
+        self.check_every = check_every
+        self.ert = ert
+        self.reference = reference
+        self.lag = lag
+        self.calibration_method: cal.Method = calibration
+        self.n_simulations = n_simulations
+        self.fields = fields
+        self.seed = seed
+        self._fixed_threshold = threshold
+        self._rng = np.random.default_rng(seed)
+        if reference == "fixed":
+            self._warmup = window_size
+            self._cap = window_size
+        else:
+            self._warmup = reference_size + lag + window_size
+            self._cap = self._warmup
+        if ert is not None and threshold is None and ert <= self._warmup:
+            raise ConfigError(f"ert={ert} must exceed the {self._warmup} events a check needs")
+        self._alloc()
+        self.reset()
+
+    # -- buffers -------------------------------------------------------------------------
+    def _alloc(self) -> None:
+        self._ref = np.zeros((self.n_features, self.reference_size))
+        self._buf = np.zeros((self.n_features, self._cap))
+
+    def reset(self) -> None:
+        """Forget everything seen (reference included); keep the configuration and the rng."""
+        self.drift_detected = False
+        self.n_events = 0
+        fixed = self._fixed_threshold
+        self.threshold = float("inf") if fixed is None else float(fixed)
+        self.calibration: dict[str, Any] = {}
+        self._ref_fill = 0 if self.reference == "fixed" else self.reference_size
+        self._ref_start = 0
+        self._prepared: Any = None
+        self._restart()
+        self._last: DriftCheck | None = None
+        self.n_checks = 0
+        self.n_alarms = 0
+
+    def _restart(self) -> None:
+        self._count = 0
+        self._pos = 0
+        self._next_check = self._warmup
+
+    def reset_reference(self, values: ArrayLike | None = None) -> None:
+        """Take a new reference: the next ``reference_size`` values, or ``values`` given now.
+
+        ``values`` is (reference_size,) or (reference_size, n_features). Call it after a retrain
+        or a rollback. With the lagged policy the reference is always the lagged window; this
+        only restarts the detector.
+        """
+        self.drift_detected = False
+        self._restart()
+        if self.reference == "lagged":
+            return
+        if values is None:
+            self._ref_fill = 0
+            return
+        arr = self._as_rows(values)
+        if arr.shape != (self.n_features, self.reference_size):
+            raise ConfigError(
+                f"reference of shape {arr.shape[::-1]}, expected "
+                f"({self.reference_size}, {self.n_features})"
+            )
+        self._ref[:] = arr
+        self._ref_fill = self.reference_size
+        self._ref_start = self.n_events
+        self._reference_complete()
+
+    def _as_rows(self, values: ArrayLike) -> NDArray[np.float64]:
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim == 1:
+            arr = arr[:, None] if self.n_features == 1 else arr[None, :]
+        return np.ascontiguousarray(arr.T)
+
+    # -- the hot path --------------------------------------------------------------------
+    def update(self, value: Any) -> None:
+        """Take one value (a number, or a sequence of ``n_features`` numbers). O(1)."""
+        self.drift_detected = False
+        self.n_events += 1
+        if self._ref_fill < self.reference_size:
+            self._ref[:, self._ref_fill] = self._encode(value)
+            self._ref_fill += 1
+            if self._ref_fill == self.reference_size:
+                self._ref_start = self.n_events - self.reference_size
+                self._reference_complete()
+            return
+        pos = self._pos
+        self._buf[:, pos] = self._encode(value)
+        self._pos = pos + 1 if pos + 1 < self._cap else 0
+        self._count += 1
+        if self._count == self._next_check:
+            self._next_check += self.check_every
+            self._check()
+
+    def _encode(self, value: Any) -> Any:
+        return value
+
+    # -- checks --------------------------------------------------------------------------
+    def _windows(self) -> tuple[Any, NDArray[np.float64], int]:
+        """(prepared reference, window (d, m), reference start event)."""
+        m = self.window_size
+        if self.reference == "fixed":
+            if self._count >= m:
+                return self._prepared, self._buf, self._ref_start
+            # never reached: checks start when the window is full
+            raise RuntimeError("window not full")  # pragma: no cover
+        idx = (self._pos + np.arange(self._cap)) % self._cap  # oldest first
+        ordered = self._buf[:, idx]
+        ref = ordered[:, : self.reference_size]
+        start = self.n_events - self._cap
+        if not self.calibration:
+            self._calibrate(ref)
+        return self._prepare(ref), ordered[:, -m:], start
+
+    def _check(self) -> None:
+        prepared, win, ref_start = self._windows()
+        stats = self._statistics(prepared, win)
+        i = int(np.argmax(stats))
+        stat = float(stats[i])
+        drift = stat > self.threshold
+        self.n_checks += 1
+        end = self.n_events
+        field = self._field(i, len(stats))
+        p_value = self._p_value(prepared, win, i) if drift else None
+        self._last = DriftCheck(
+            self.name, field, stat, self.threshold, drift, end, end - self.window_size, end,
+            ref_start, ref_start + self.reference_size, p_value, tuple(stats.tolist()),
+        )  # fmt: skip
+        if drift:
+            self.drift_detected = True
+            self.n_alarms += 1
+            self._restart()
+
+    def _field(self, i: int, n_stats: int) -> str | None:
+        if n_stats != self.n_features:
+            return None
+        if self.fields:
+            return self.fields[i]
+        return None if self.n_features == 1 else str(i)
+
+    @property
+    def state(self) -> DriftCheck | None:
+        """The last check (statistic, threshold, window bounds), or None before the first."""
+        return self._last
+
+    # -- calibration ---------------------------------------------------------------------
+    def _reference_complete(self) -> None:
+        self._prepared = self._prepare(self._ref)
+        self._calibrate(self._ref)
+
+    def _calibrate(self, pool: NDArray[np.float64]) -> None:
+        if self._fixed_threshold is not None:
+            self.calibration = {"method": "fixed", "threshold": self.threshold}
+            return
+        assert self.ert is not None
+        spec = cal.Spec(
+            statistic=self.name, n_features=self.n_features, reference_size=self.reference_size,
+            window_size=self.window_size, check_every=self.check_every, ert=float(self.ert),
+            reference=self.reference, lag=self.lag, n_simulations=self.n_simulations,
+        )  # fmt: skip
+        method = self.calibration_method
+        if method == "auto":
+            method = (
+                "uniform" if self._rank_based and self._distribution_free(pool) else "bootstrap"
+            )
+        if method == "uniform":
+            if not self._rank_based:
+                raise ConfigError(f"{self.name}: calibration='uniform' needs a rank statistic")
+            result = cal.calibrate_uniform(spec, type(self)._simulate)
+        else:
+            result = cal.calibrate(spec, self._simulator(pool), self._rng)
+        self.threshold = result["threshold"]
+        self.calibration = result
+
+    def _distribution_free(self, pool: NDArray[np.float64]) -> bool:
+        """A single tie-free column: the null law of a rank statistic is known exactly."""
+        return self.n_features == 1 and bool(np.all(np.diff(np.sort(pool, axis=1)) > 0))
+
+    def _simulator(self, pool: NDArray[np.float64]) -> cal.Simulator:
+        def run(spec: cal.Spec, n_runs: int, n_checks: int, rng: np.random.Generator) -> Any:
+            return self._simulate(spec, n_runs, n_checks, rng, pool)
+
+        return run
+
+    # -- for subclasses ------------------------------------------------------------------
+    def _prepare(self, ref: NDArray[np.float64]) -> Any:
+        return ref
+
+    def _statistics(self, prepared: Any, win: NDArray[np.float64]) -> NDArray[np.float64]:
+        raise NotImplementedError
+
+    def _p_value(self, prepared: Any, win: NDArray[np.float64], i: int) -> float | None:
+        return None
+
+    @classmethod
+    def _simulate(
+        cls,
+        spec: cal.Spec,
+        n_runs: int,
+        n_checks: int,
+        rng: np.random.Generator,
+        pool: NDArray[np.float64] | None = None,
+    ) -> NDArray[np.float64]:
+        """(n_runs, n_checks) max-over-columns statistics of stationary simulated streams."""
+        raise NotImplementedError

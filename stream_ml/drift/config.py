@@ -1,0 +1,155 @@
+"""Detector configurations: frozen pydantic models with a ``kind`` discriminator and ``build()``.
+
+A TOML table or a JSON object validates into one of them with :func:`parse_detector_config`,
+and the Python API builds the same detector.
+
+>>> cfg = parse_detector_config({"kind": "ks", "reference_size": 300, "window_size": 100,
+...                              "check_every": 10, "ert": 2000})
+>>> det = cfg.build(n_features=2, fields=("x", "y"))
+>>> type(det).__name__, det.n_features, det.window_size
+('KSDetector', 2, 100)
+>>> parse_detector_config({"kind": "ks", "windw_size": 100})
+Traceback (most recent call last):
+...
+stream_ml.errors.ConfigError: bad drift detector config: windw_size: Extra inputs are not permitted
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from stream_ml.drift.adapters import RiverDetector
+from stream_ml.drift.categorical import ChiSquaredDetector, PSIDetector
+from stream_ml.drift.cvm import CvMDetector
+from stream_ml.drift.ks import KSDetector
+from stream_ml.drift.mmd import MMDDetector
+from stream_ml.errors import ConfigError
+
+__all__ = [
+    "ChiSquaredConfig", "CvMConfig", "DetectorConfig", "KSConfig", "MMDConfig", "PSIConfig",
+    "RiverConfig", "parse_detector_config",
+]  # fmt: skip
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: how a monitor uses it: "numeric" (one detector over all fields), "categorical" (one per
+    #: field) or "error" (one per field, River's own thresholds)
+    family: ClassVar[str] = "numeric"
+
+
+class _Windowed(_Config):
+    reference_size: int = Field(500, ge=2)
+    window_size: int = Field(200, ge=2)
+    check_every: int = Field(20, ge=1)
+    ert: float | None = Field(10_000.0, gt=0)
+    threshold: float | None = None
+    reference: Literal["fixed", "lagged"] = "fixed"
+    lag: int = Field(0, ge=0)
+    calibration: Literal["auto", "bootstrap", "uniform"] = "auto"
+    n_simulations: int | None = Field(None, ge=10)
+    seed: int | None = None
+
+    def _common(self, n_features: int, fields: tuple[str, ...] | None,
+                ert: float | None) -> dict[str, Any]:  # fmt: skip
+        return {
+            "n_features": n_features, "fields": fields,
+            "reference_size": self.reference_size, "window_size": self.window_size,
+            "check_every": self.check_every, "ert": self.ert if ert is None else ert,
+            "threshold": self.threshold, "reference": self.reference, "lag": self.lag,
+            "calibration": self.calibration, "n_simulations": self.n_simulations,
+            "seed": self.seed,
+        }  # fmt: skip
+
+
+class KSConfig(_Windowed):
+    """Kolmogorov-Smirnov detector (:class:`~stream_ml.drift.ks.KSDetector`)."""
+
+    kind: Literal["ks"] = "ks"
+
+    def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
+              ert: float | None = None) -> KSDetector:  # fmt: skip
+        return KSDetector(**self._common(n_features, fields, ert))
+
+
+class CvMConfig(_Windowed):
+    """Cramér-von Mises detector (:class:`~stream_ml.drift.cvm.CvMDetector`)."""
+
+    kind: Literal["cvm"] = "cvm"
+
+    def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
+              ert: float | None = None) -> CvMDetector:  # fmt: skip
+        return CvMDetector(**self._common(n_features, fields, ert))
+
+
+class MMDConfig(_Windowed):
+    """MMD detector (:class:`~stream_ml.drift.mmd.MMDDetector`)."""
+
+    kind: Literal["mmd"] = "mmd"
+    n_components: int = Field(128, ge=8)
+    bandwidth: float | None = Field(None, gt=0)
+
+    def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
+              ert: float | None = None) -> MMDDetector:  # fmt: skip
+        return MMDDetector(n_components=self.n_components, bandwidth=self.bandwidth,
+                           **self._common(n_features, fields, ert))  # fmt: skip
+
+
+class ChiSquaredConfig(_Windowed):
+    """Chi-squared detector for a categorical field."""
+
+    kind: Literal["chi2"] = "chi2"
+    family: ClassVar[str] = "categorical"
+    max_categories: int = Field(64, ge=2)
+
+    def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
+              ert: float | None = None) -> ChiSquaredDetector:  # fmt: skip
+        return ChiSquaredDetector(max_categories=self.max_categories,
+                                  **self._common(n_features, fields, ert))  # fmt: skip
+
+
+class PSIConfig(_Windowed):
+    """Population stability index detector for a categorical field."""
+
+    kind: Literal["psi"] = "psi"
+    family: ClassVar[str] = "categorical"
+    max_categories: int = Field(64, ge=2)
+    eps: float = Field(1e-4, gt=0)
+
+    def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
+              ert: float | None = None) -> PSIDetector:  # fmt: skip
+        return PSIDetector(max_categories=self.max_categories, eps=self.eps,
+                           **self._common(n_features, fields, ert))  # fmt: skip
+
+
+class RiverConfig(_Config):
+    """One of River's detectors on an error or loss stream; ``params`` go to its constructor."""
+
+    kind: Literal["adwin", "page_hinkley", "kswin", "ddm", "eddm", "hddm_a", "hddm_w", "fhddm"]
+    family: ClassVar[str] = "error"
+    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
+
+    def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
+              ert: float | None = None) -> RiverDetector:  # fmt: skip
+        field = fields[0] if fields else None
+        return RiverDetector.of(self.kind, field=field, **self.params)
+
+
+DetectorConfig = Annotated[
+    KSConfig | CvMConfig | MMDConfig | ChiSquaredConfig | PSIConfig | RiverConfig,
+    Field(discriminator="kind"),
+]
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(DetectorConfig)
+
+
+def parse_detector_config(data: Any) -> Any:
+    """Validate a dict (from TOML or JSON) into a detector config; a bad one is a ConfigError."""
+    try:
+        return _ADAPTER.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"][1:] or first["loc"])
+        raise ConfigError(f"bad drift detector config: {loc}: {first['msg']}") from exc

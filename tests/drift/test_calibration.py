@@ -1,0 +1,100 @@
+"""Calibration: on stationary streams the mean time between false alarms is the stated ERT.
+
+Each detector sees a fresh reference and then a long stationary stream; every alarm restarts its
+window (a renewal), so the mean run time to a false alarm is total events / total alarms. The ERT
+is calibrated as an average over reference samples, so several references are used. With ~300
+alarms per case the relative standard error is about 6% (plus the spread between references);
+the stated margin is ±25%.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream_ml.drift import ChiSquaredDetector, CvMDetector, KSDetector, MMDDetector
+from stream_ml.drift.calibration import Spec, mean_run_length, threshold_for_ert
+
+ERT = 1000.0
+
+
+def mean_time_between_alarms(make, draw, refs: int, seed: int, length: int) -> float:
+    """Total events after the reference / number of alarms, over ``refs`` fresh detectors."""
+    events = alarms = 0
+    for r in range(refs):
+        rng = np.random.default_rng(seed + r)
+        det = make(r)
+        for v in draw(rng, det.reference_size):
+            det.update(v)
+        for v in draw(rng, length):
+            det.update(v)
+            alarms += det.drift_detected
+        events += length
+    return events / max(alarms, 1)
+
+
+def normal(d: int):
+    def draw(rng: np.random.Generator, size: int):
+        x = rng.normal(size=(size, d))
+        return x[:, 0] if d == 1 else x
+
+    return draw
+
+
+@pytest.mark.parametrize("cls", [KSDetector, CvMDetector])
+def test_single_feature_mean_run_length(cls: type) -> None:
+    def make(r: int):
+        return cls(reference_size=200, window_size=100, check_every=10, ert=ERT, seed=r)
+
+    mtba = mean_time_between_alarms(make, normal(1), refs=30, seed=10, length=10_000)
+    assert 0.75 * ERT <= mtba <= 1.25 * ERT, mtba
+
+
+def test_three_features_max_statistic() -> None:
+    def make(r: int):
+        return KSDetector(n_features=3, reference_size=200, window_size=100, check_every=10,
+                          ert=ERT, calibration="uniform", seed=r)  # fmt: skip
+
+    mtba = mean_time_between_alarms(make, normal(3), refs=30, seed=20, length=10_000)
+    assert 0.75 * ERT <= mtba <= 1.25 * ERT, mtba
+
+
+def test_calibration_report() -> None:
+    det = CvMDetector(reference_size=200, window_size=100, check_every=10, ert=ERT)
+    for v in np.random.default_rng(0).normal(size=200):
+        det.update(v)
+    rep = det.calibration
+    assert rep["method"] == "uniform" and rep["ert"] == ERT
+    assert rep["threshold"] == det.threshold
+    assert 0.0 < rep["per_check_probability"] < 1.0 and rep["n_simulations"] >= 300
+    assert abs(rep["simulated_ert"] / ERT - 1.0) < 0.1
+
+
+def test_threshold_for_ert_on_a_known_process() -> None:
+    # iid uniform statistics: crossing c has hazard 1 - c per check, mean run length
+    # warmup + k (1 / (1 - c) - 1); for ert=100, warmup=10, k=5: c = 1 - 5 / 95
+    stats = np.random.default_rng(1).random((4000, 60))
+    c = threshold_for_ert(stats, 100.0, warmup=10, k=5)
+    assert abs(c - (1 - 5 / 95)) < 0.01
+    assert abs(mean_run_length(stats, c, 10, 5) - 100.0) < 5.0
+    assert Spec("ks", 1, 10, 20, 5, 100.0).warmup == 20
+
+
+@pytest.mark.slow
+def test_bootstrap_calibrations_mmd_and_chi2() -> None:
+    def make_mmd(r: int):
+        return MMDDetector(n_features=2, reference_size=200, window_size=100, check_every=20,
+                           ert=ERT, n_components=64, n_simulations=300, seed=r)  # fmt: skip
+
+    mtba = mean_time_between_alarms(make_mmd, normal(2), refs=12, seed=30, length=10_000)
+    assert 0.75 * ERT <= mtba <= 1.25 * ERT, mtba
+
+    def make_chi2(r: int):
+        return ChiSquaredDetector(reference_size=200, window_size=100, check_every=20, ert=ERT,
+                                  n_simulations=300, seed=r)  # fmt: skip
+
+    def cats(rng: np.random.Generator, size: int):
+        return rng.choice(4, size, p=[0.4, 0.3, 0.2, 0.1]).tolist()
+
+    mtba = mean_time_between_alarms(make_chi2, cats, refs=12, seed=40, length=10_000)
+    assert 0.75 * ERT <= mtba <= 1.25 * ERT, mtba
