@@ -58,3 +58,16 @@ def test_scenario_list_and_run(cli_env, python):
 def test_unknown_scenario(cli_env, python):
     out = cli(["scenario", "run", "nope"], cli_env, python, check=False)
     assert out.returncode == 1 and "no scenario 'nope'" in out.stderr
+
+
+def test_run_on_bytewax_equals_the_embedded_run(cli_env, python):
+    args = ["run", "examples/weather.toml", "--json", "--limit", "3000"]
+    embedded = json.loads(cli(args, cli_env, python).stdout)
+    bw = json.loads(cli(["run", "examples/weather.toml", "--json", "--runtime", "bytewax",
+                         "--workers", "2"], cli_env, python).stdout)
+    full = json.loads(cli(["run", "examples/weather.toml", "--json"], cli_env, python).stdout)
+    summary = bw["keys"]["__global__"]
+    assert embedded["events"] == 3000
+    assert summary["events"] == full["events"] == 18159
+    for name in ("tree", "lr"):
+        assert summary["models"][name]["metrics"] == full["models"][name]["metrics"]

@@ -1,0 +1,102 @@
+"""Validation at the dataflow's boundary: raw records -> keyed items, or dead letters.
+
+:class:`Decoder` runs once per batch of source items (Bytewax ``flat_map_batch``) and returns a
+list of ``(routing_key, value)`` pairs, which is what Bytewax's keyed operators route on:
+
+* a good record -> ``(key, (offset, payload))``; ``payload`` is a row tuple
+  ``(x, label, id, key, ts)`` from :class:`~connectors.rows.RowDecoder`, or a validated
+  :class:`~stream_ml.events.Observation` / :class:`~stream_ml.events.Feedback`;
+* a bad record -> ``(DEAD_LETTER, error_output)``: it is never sent to an engine, it goes to the
+  dead-letter sink with its code, field, reason and offset.
+
+The routing key is ``GLOBAL_KEY`` for one global engine, else the record's key: the row's key
+column, or the message's ``key``. Feedback messages carry no key in the engine's schema, so in a
+keyed dataflow they must name it in the envelope (``{"kind": "feedback", "id": ..., "label": ...,
+"key": "store-7"}``); the decoder takes ``key`` out before validating the message. Feedback
+without a key in a keyed dataflow is a dead letter (``missing_field``), never guessed.
+
+>>> from connectors import RowDecoder
+>>> dec = Decoder(RowDecoder(target="y", target_type="int", key="store"), keyed=True)
+>>> dec.batch([(0, {"store": "s1", "a": "1", "y": "1"}),
+...            (1, {"store": "s2", "a": "x", "y": "0"})])
+[('s1', (0, ({'a': 1.0}, 1, None, 's1', None))), ('__dead_letter__', {'code': 'not_a_number', ...})]
+>>> Decoder(None, keyed=True).one(5, {"kind": "feedback", "id": "e1", "label": 1, "key": "s1"})
+('s1', (5, Feedback(kind='feedback', id='e1', label=1, ...)))
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stream_ml.errors import MalformedMessageError, MissingFieldError, StreamMLError
+from stream_ml.events import Observation, parse_message
+from stream_ml.runtime.bytewax.driver import error_output
+
+GLOBAL_KEY = "__global__"
+DEAD_LETTER = "__dead_letter__"
+
+
+class Decoder:
+    """Turn ``(offset, record)`` items into keyed engine inputs or dead letters.
+
+    Parameters
+    ----------
+    rows
+        A :class:`~connectors.rows.RowDecoder` for row sources; ``None`` for message streams.
+    keyed
+        Route by the record's key (one engine per key) instead of to one global engine.
+    where
+        Names the source in error outputs (``where:offset``).
+    """
+
+    def __init__(self, rows: Any = None, *, keyed: bool = False, where: str = "source") -> None:
+        if keyed and rows is not None and rows.key is None:
+            from stream_ml.errors import ConfigError
+
+            raise ConfigError("a keyed dataflow over rows needs the source's `key` column")
+        self.rows = rows
+        self.keyed = keyed
+        self.where = where
+
+    def _dead(self, err: Exception, offset: Any) -> tuple[str, Any]:
+        return DEAD_LETTER, error_output(err, f"{self.where}:{offset}", f"{self.where}:{offset}")
+
+    def one(self, offset: Any, record: Any) -> tuple[str, Any]:
+        """Decode one record (see the module docstring)."""
+        if isinstance(record, Exception):
+            return self._dead(record, offset)
+        try:
+            if self.rows is not None:
+                payload = self.rows.decode(record)
+                key = payload[3] if self.keyed else GLOBAL_KEY
+                return key, (offset, payload)
+            if isinstance(record, str | bytes | bytearray):
+                try:
+                    record = json.loads(record)
+                except ValueError as exc:
+                    raise MalformedMessageError(None, f"not JSON: {exc}") from None
+            route = None
+            if (
+                isinstance(record, dict)
+                and record.get("kind") != "observation"
+                and (record.get("kind") == "feedback" or "features" not in record)
+            ):
+                route = record.get("key")
+                if "key" in record:
+                    record = {k: v for k, v in record.items() if k != "key"}
+            msg = parse_message(record)
+            if not self.keyed:
+                return GLOBAL_KEY, (offset, msg)
+            if isinstance(msg, Observation):
+                route = msg.key
+            if route is None or route == "":
+                raise MissingFieldError("key", "a keyed dataflow needs the message's key")
+            return str(route), (offset, msg)
+        except StreamMLError as err:
+            return self._dead(err, offset)
+
+    def batch(self, items: list[tuple[Any, Any]]) -> list[tuple[str, Any]]:
+        """Decode a batch (the ``flat_map_batch`` mapper)."""
+        one = self.one
+        return [one(offset, record) for offset, record in items]
