@@ -40,8 +40,9 @@ def load(n: int) -> list[tuple[dict, int]]:
 
 
 MODELS = {
-    "StandardScaler \\| LogisticRegression": lambda: preprocessing.StandardScaler()
-    | linear_model.LogisticRegression(),
+    "StandardScaler \\| LogisticRegression": lambda: (
+        preprocessing.StandardScaler() | linear_model.LogisticRegression()
+    ),
     "HoeffdingTreeClassifier": tree.HoeffdingTreeClassifier,
 }
 
@@ -76,8 +77,10 @@ def main() -> None:
     data = load(args.events)
     n = len(data)
     print(f"{n} events (weather stream), {args.rounds} alternating rounds\n")
-    print("| model | raw loop (ev/s) | engine bare (ev/s) | ratio bare | "
-          "engine + Accuracy (ev/s) | ratio + Accuracy |")
+    print(
+        "| model | raw loop (ev/s) | engine bare (ev/s) | ratio bare | "
+        "engine + Accuracy (ev/s) | ratio + Accuracy |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, make in MODELS.items():
         raw, bare, scored = [], [], []
@@ -87,8 +90,10 @@ def main() -> None:
             scored.append(engine_loop(make, data, ["Accuracy"]))
         r_bare = statistics.median(r / b for r, b in zip(raw, bare))
         r_scored = statistics.median(r / s for r, s in zip(raw, scored))
-        print(f"| {name} | {n / min(raw):,.0f} | {n / min(bare):,.0f} | {r_bare:.3f} | "
-              f"{n / min(scored):,.0f} | {r_scored:.3f} |")
+        print(
+            f"| {name} | {n / min(raw):,.0f} | {n / min(bare):,.0f} | {r_bare:.3f} | "
+            f"{n / min(scored):,.0f} | {r_scored:.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -62,32 +62,37 @@ class FraudScenario:
         delays = [(e["label_ts"] - e["ts"]) / DAY for e in events]
         return {
             "fraud_rate": len(fraud) / max(1, len(events)),
-            "label_delay_days": {"min": min(delays), "max": max(delays),
-                                 "mean": sum(delays) / len(delays)},
+            "label_delay_days": {
+                "min": min(delays),
+                "max": max(delays),
+                "mean": sum(delays) / len(delays),
+            },
         }
 
     def engine_config(self, seed: int) -> EngineConfig:
         lr = "preprocessing.StandardScaler() | linear_model.LogisticRegression()"
-        return parse_config({
-            "name": self.name,
-            "seed": seed,
-            "models": {
-                "windowed": {"model": f"compose.Discard('user', 'merchant') | {lr}"},
-                "raw": {"model": f"compose.Select('amount') | {lr}"},
-            },
-            "evaluation": {"metrics": ["ROCAUC", "Accuracy"], "window": 2000},
-            "labels": {"ttl": 20 * DAY},
-            "features": {
-                "ttl": "30d",
-                "specs": [
-                    {"agg": "count", "by": "user", "window": "1h"},
-                    {"agg": "count", "by": "user", "window": "24h"},
-                    {"agg": "mean", "on": "amount", "by": "user", "window": "30d"},
-                    {"agg": "count", "by": ["user", "merchant"], "window": "all"},
-                    {"agg": "target_mean", "by": "merchant", "prior": 0.04, "strength": 20.0},
-                ],
-            },
-        })
+        return parse_config(
+            {
+                "name": self.name,
+                "seed": seed,
+                "models": {
+                    "windowed": {"model": f"compose.Discard('user', 'merchant') | {lr}"},
+                    "raw": {"model": f"compose.Select('amount') | {lr}"},
+                },
+                "evaluation": {"metrics": ["ROCAUC", "Accuracy"], "window": 2000},
+                "labels": {"ttl": 20 * DAY},
+                "features": {
+                    "ttl": "30d",
+                    "specs": [
+                        {"agg": "count", "by": "user", "window": "1h"},
+                        {"agg": "count", "by": "user", "window": "24h"},
+                        {"agg": "mean", "on": "amount", "by": "user", "window": "30d"},
+                        {"agg": "count", "by": ["user", "merchant"], "window": "all"},
+                        {"agg": "target_mean", "by": "merchant", "prior": 0.04, "strength": 20.0},
+                    ],
+                },
+            }
+        )
 
     def report(self, summary: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
         models = summary["models"]

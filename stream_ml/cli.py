@@ -70,16 +70,35 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object, no table.")
 @click.option("--strict", is_flag=True, help="Stop at the first bad record (exit 2).")
 @click.option("--limit", type=int, default=None, help="Read at most this many records.")
-@click.option("--runtime", type=click.Choice(["embedded", "bytewax"]), default="embedded",
-              show_default=True, help="Run in this process, or as a Bytewax dataflow.")
+@click.option(
+    "--runtime",
+    type=click.Choice(["embedded", "bytewax"]),
+    default="embedded",
+    show_default=True,
+    help="Run in this process, or as a Bytewax dataflow.",
+)
 @click.option("--workers", type=int, default=1, show_default=True, help="Bytewax workers.")
 @click.option("--processes", type=int, default=1, show_default=True, help="Bytewax processes.")
-@click.option("--recovery", type=click.Path(file_okay=False), default=None,
-              help="Bytewax recovery directory (resume a stopped run exactly).")
-@click.option("--keyed/--global", "keyed", default=False, show_default=True,
-              help="Bytewax: one engine per record key, or one global engine.")
-@click.option("--snapshot-interval", type=float, default=10.0, show_default=True,
-              help="Bytewax: seconds between recovery snapshots.")
+@click.option(
+    "--recovery",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Bytewax recovery directory (resume a stopped run exactly).",
+)
+@click.option(
+    "--keyed/--global",
+    "keyed",
+    default=False,
+    show_default=True,
+    help="Bytewax: one engine per record key, or one global engine.",
+)
+@click.option(
+    "--snapshot-interval",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Bytewax: seconds between recovery snapshots.",
+)
 def run(config: str, as_json: bool, strict: bool, limit: int | None, runtime: str,
         workers: int, processes: int, recovery: str | None, keyed: bool,
         snapshot_interval: float) -> None:  # fmt: skip

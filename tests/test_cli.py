@@ -63,8 +63,13 @@ def test_unknown_scenario(cli_env, python):
 def test_run_on_bytewax_equals_the_embedded_run(cli_env, python):
     args = ["run", "examples/weather.toml", "--json", "--limit", "3000"]
     embedded = json.loads(cli(args, cli_env, python).stdout)
-    bw = json.loads(cli(["run", "examples/weather.toml", "--json", "--runtime", "bytewax",
-                         "--workers", "2"], cli_env, python).stdout)
+    bw = json.loads(
+        cli(
+            ["run", "examples/weather.toml", "--json", "--runtime", "bytewax", "--workers", "2"],
+            cli_env,
+            python,
+        ).stdout
+    )
     full = json.loads(cli(["run", "examples/weather.toml", "--json"], cli_env, python).stdout)
     summary = bw["keys"]["__global__"]
     assert embedded["events"] == 3000
