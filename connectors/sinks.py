@@ -14,6 +14,7 @@ primary key ``id``.
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -134,7 +135,11 @@ class SqliteSink:
         self.buffer = buffer
         self._pending: list[dict[str, Any]] = []
         try:
-            self.db = sqlite_utils.Database(self.path)
+            # one owner at a time, but not always the thread that opened it (the server's engine
+            # worker, a runtime's thread): the connection may move between threads
+            self.db = sqlite_utils.Database(
+                sqlite3.connect(str(self.path), check_same_thread=False)
+            )
         except Exception as exc:
             raise ConnectorError(f"cannot open sqlite sink {str(self.path)!r}: {exc}") from exc
         self.db.enable_wal()

@@ -107,7 +107,9 @@ class SnapshotStore:
         self.compression: codec.Compression = compression
         self._key = codec.resolve_key(key)
         self._clock = clock
-        self.db = sqlite_utils.Database(self.path)
+        # one owner at a time, but not always the thread that opened it (the server's engine
+        # worker, a runtime's thread): the connection may move between threads
+        self.db = sqlite_utils.Database(sqlite3.connect(str(self.path), check_same_thread=False))
         try:
             for pragma in PRAGMAS:
                 self.db.execute(pragma)

@@ -103,3 +103,34 @@ def test_rollback_disabled_without_token(serve):
     server = serve()
     r = httpx.post(f"{server.url}/v1/snapshots/1/rollback")
     assert r.status_code == 403 and "no token" in r.json()["reason"]
+
+
+def test_rollback_through_the_api_restores_the_snapshot_models(serve, tmp_path):
+    from stream_ml.stages.snapshotting import SnapshotStage
+    from tests.serve.conftest import small_engine
+
+    engine = small_engine()
+    engine.snapshots = SnapshotStage.open(str(tmp_path / "s.db"), key="serve-test")
+    for i in range(200):
+        engine.predict({"x": float(i % 7), "y": float(i % 3)}, id=f"a{i}")
+        engine.learn(f"a{i}", i % 7 > 3)
+    info = engine.snapshot(tags=("good",))
+    probe = {"x": 2.0, "y": 1.0}
+    recorded = engine.model("lr").predict_proba_one(probe)
+    server = serve(engine, ServeSettings(token=TOKEN))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    with httpx.Client(base_url=server.url) as http:
+        for i in range(300):  # the model moves on through the API
+            http.post("/v1/predict", json={"id": f"b{i}", "features": {"x": 6.0, "y": 2.0}})
+            http.post("/v1/feedback", json={"id": f"b{i}", "label": False}, headers=auth)
+        assert engine.model("lr").predict_proba_one(probe) != recorded
+        listed = http.get("/v1/snapshots").json()["items"]
+        assert [s["version"] for s in listed] == [info.version]
+        r = http.post(f"/v1/snapshots/{info.version}/rollback", json={"reason": "test"},
+                      headers=auth)
+        assert r.status_code == 200 and r.json()["version"] == info.version
+        missing = http.post("/v1/snapshots/99/rollback", headers=auth)
+        assert missing.status_code == 404
+    assert engine.model("lr").predict_proba_one(probe) == recorded
+    assert engine.snapshots.store.audit()[-1].action == "rollback"
+    engine.snapshots.close()
