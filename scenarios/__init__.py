@@ -5,10 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.base import Scenario
+from scenarios.drift_suite import SCENARIOS as DRIFT_SCENARIOS
+from scenarios.experiments_suite import BanditVariants, CanaryBroken, RankingInterleaving
 from scenarios.fraud import FraudScenario
 from scenarios.sea_drift import SeaDrift
 
-_REGISTRY: dict[str, Any] = {s.name: s for s in (SeaDrift(), FraudScenario())}
+_REGISTRY: dict[str, Any] = {
+    s.name: s
+    for s in (
+        SeaDrift(),
+        FraudScenario(),
+        *(c() for c in DRIFT_SCENARIOS),
+        BanditVariants(),
+        RankingInterleaving(),
+        CanaryBroken(),
+    )
+}
 
 
 def register(scenario: Any) -> None:

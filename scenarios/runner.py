@@ -9,6 +9,23 @@ from stream_ml.engine import Engine
 from stream_ml.runtime.replay import Progress, Replay
 
 
+class _RecordSink:
+    """Keeps the run's records other than predictions and acks (drift alarms, promotions...)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, output: dict[str, Any]) -> None:
+        if output.get("kind") not in ("prediction", "ack"):
+            self.records.append(output)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def run_scenario(
     scenario: Any,
     *,
@@ -17,13 +34,37 @@ def run_scenario(
     progress: Progress | None = None,
     sinks: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """Replay ``scenario``; returns ``{"summary": ..., "report": ...}``."""
+    """Replay ``scenario``; returns ``{"summary": ..., "report": ...}``.
+
+    ``summary["records"]`` holds the run's output records other than predictions and acks
+    (drift alarms, challenger starts, promotions), in the order they were written. A scenario
+    with an ``observer(engine)`` method is run closed-loop: the observer (a sink) sees every
+    output, ``messages(n, seed, observer=...)`` reads from it, and ``summary["observed"]`` is
+    its ``result()``.
+    """
     n = events or scenario.default_events
     engine = Engine.from_config(scenario.engine_config(seed))
-    source = IterableSource(scenario.messages(n, seed), name=scenario.name)
+    # closed-loop scenarios (feedback that depends on what was served, e.g. clicks on a ranking)
+    # get an observer: a sink that sees every output and that their messages read from
+    observer = scenario.observer(engine) if hasattr(scenario, "observer") else None
+    messages = (
+        scenario.messages(n, seed)
+        if observer is None
+        else scenario.messages(n, seed, observer=observer)
+    )
+    source = IterableSource(messages, name=scenario.name)
+    recorder = _RecordSink()
     replay = Replay(
-        engine, source, None, sinks=sinks or [], progress=progress, timeline_every=max(1, n // 40)
+        engine,
+        source,
+        None,
+        sinks=[*(sinks or []), recorder, *([observer] if observer is not None else [])],
+        progress=progress,
+        timeline_every=max(1, n // 40),
     )
     summary = replay.run()
+    summary["records"] = recorder.records
+    if observer is not None:
+        summary["observed"] = observer.result()
     truth = scenario.ground_truth(n, seed)
     return {"summary": summary, "report": scenario.report(summary, truth)}

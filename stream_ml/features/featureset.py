@@ -70,6 +70,12 @@ class FeatureSet:
     ``max_keys`` (per entity, or None). ``FeatureSet.from_config(cfg)`` builds the same object
     from a :class:`FeaturesConfig`.
 
+    Windows (see :mod:`~stream_ml.features.windows`): ``"1h"`` sliding, ``"100 events"``,
+    ``"tumbling 1h"``, ``"decay 1h"``, ``"session 30m"`` and ``"all"``. A session window holds
+    the earlier events of t's session: t joins the latest earlier event's session when
+    ``t - last_ts < gap`` (else the window is empty); out-of-order events can merge sessions
+    (see :mod:`~stream_ml.features.session`).
+
     Examples
     --------
     >>> from stream_ml import features as F
@@ -84,6 +90,10 @@ class FeatureSet:
     (7.0, 0.5)
     >>> fs.stats()["keys"]
     2
+    >>> fs = F.FeatureSet([F.Count(by="user", window="session 30m")], allowed_lateness="1h")
+    >>> [fs.transform_one({"user": "u"}, t)["count_session_30m_by_user"]
+    ...  for t in (0.0, 600.0, 4000.0, 5000.0, 2300.0, 5100.0)]
+    [0, 1, 0, 1, 2, 5]
     """
 
     def __init__(

@@ -33,7 +33,7 @@ from stream_ml.errors import EventError
 from stream_ml.events import parse_timestamp
 from stream_ml.features.config import FeaturesConfig
 from stream_ml.features.specs import NUMERIC, FeatureSpec
-from stream_ml.features.windows import Count, Decay, Sliding, Tumbling, parse_window
+from stream_ml.features.windows import Count, Decay, Session, Sliding, Tumbling, parse_window
 
 
 @dataclass
@@ -102,7 +102,9 @@ def compute_offline(
     for by, specs in by_entity.items():
         members, epoch = _epochs(xs, by, ts, valid, accepted, g_prev, cfg.ttl)
         for spec in specs:
-            values[spec.name] = _feature(spec, xs, ts, valid, accepted, members, epoch)
+            values[spec.name] = _feature(
+                spec, xs, ts, valid, accepted, members, epoch, g_prev - cfg.allowed_lateness
+            )
     return OfflineResult(values, late, valid)
 
 
@@ -146,6 +148,7 @@ def _feature(
     accepted: np.ndarray,
     members: dict[Any, np.ndarray],
     epoch: np.ndarray,
+    wm: np.ndarray,
 ) -> np.ndarray:
     numeric = spec.agg not in ("last", "distinct")
     out = np.full(len(xs), np.nan, dtype=float if numeric else object)
@@ -155,10 +158,14 @@ def _feature(
     for idx in members.values():
         tk, ak, ek = ts[idx], accepted[idx], epoch[idx]
         vk = [xs[i][spec.on] for i in idx] if spec.on else None
+        if isinstance(w, Session):
+            starts, kept = _sessions(tk, ak, ek, wm[idx], w.gap)
         for p, i in enumerate(idx):
             t = tk[p]
             m = ak[:p] & (ek[:p] == ek[p]) & (tk[:p] < t)
-            if isinstance(w, Sliding):
+            if isinstance(w, Session):
+                m &= kept[:p] & (tk[:p] >= starts[p])
+            elif isinstance(w, Sliding):
                 m &= tk[:p] >= t - w.width
             elif isinstance(w, Tumbling):
                 m &= tk[:p] >= math.floor(t / w.width) * w.width
@@ -173,6 +180,51 @@ def _feature(
             if v is not None:
                 out[i] = v
     return out
+
+
+def _sessions(
+    tk: np.ndarray, ak: np.ndarray, ek: np.ndarray, wk: np.ndarray, gap: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per event of one key (arrival order): its session's start, and whether it is kept.
+
+    Replays the definitions of :mod:`~stream_ml.features.session` on the sorted times of the
+    key's kept events: before each accepted event, the seal moves to the first event of the
+    session holding the latest kept event before the watermark (if that session has an earlier
+    one); an event older than the seal is not kept; t's session starts where the chain of gaps
+    ``< gap`` back from t stops (at t itself when the latest earlier event is ``>= gap`` away).
+    """
+    n = len(tk)
+    starts = np.full(n, np.inf)
+    kept = np.zeros(n, dtype=bool)
+    seen: list[float] = []
+    seal = -math.inf
+    cur = None
+    for p in range(n):
+        if not ak[p]:
+            continue
+        if ek[p] != cur:
+            cur, seen, seal = ek[p], [], -math.inf
+        arr = np.asarray(seen)
+        q = int(np.searchsorted(arr, wk[p], side="left")) - 1
+        if q >= 0:
+            j = q
+            while j > 0 and arr[j] - arr[j - 1] < gap:
+                j -= 1
+            if j > 0:
+                seal = max(seal, float(arr[j]))
+        t = float(tk[p])
+        if t < seal:
+            continue
+        kept[p] = True
+        r = int(np.searchsorted(arr, t, side="left")) - 1
+        if r < 0 or t - arr[r] >= gap:
+            starts[p] = t
+        else:
+            while r > 0 and arr[r] - arr[r - 1] < gap:
+                r -= 1
+            starts[p] = arr[r]
+        seen.insert(int(np.searchsorted(arr, t, side="right")), t)
+    return starts, kept
 
 
 def _aggregate(spec: FeatureSpec, w: Any, vals: list, times: np.ndarray, t: float) -> Any:

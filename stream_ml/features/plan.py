@@ -19,8 +19,9 @@ from typing import Any
 
 from stream_ml.features.aggregates import decay, distinct, last, moments, order, quantile, target
 from stream_ml.features.rolling import CountWindow, TimeWindow, UnboundedWindow
+from stream_ml.features.session import SessionWindow
 from stream_ml.features.specs import FeatureSpec
-from stream_ml.features.windows import AllTime, Count, Decay, Window, parse_window
+from stream_ml.features.windows import AllTime, Count, Decay, Session, Window, parse_window
 
 Getter = Callable[[Any, float], Any]
 
@@ -38,6 +39,8 @@ class Group:
             self.window_cls: type = CountWindow
         elif isinstance(window, AllTime | Decay):
             self.window_cls = UnboundedWindow
+        elif isinstance(window, Session):
+            self.window_cls = SessionWindow
         else:
             self.window_cls = TimeWindow
 

@@ -7,6 +7,9 @@ A window string is one of
 ``"100 events"``            the last 100 events of the key strictly before t (by ts, then arrival)
 ``"tumbling 1h"``           the events of the current bucket: ts in ``[floor(t / 1h) * 1h, t)``
 ``"decay 1h"``              all events before t, weighted ``2 ** (-(t - ts) / 1h)`` (half-life)
+``"session 30m"``           the events before t of t's session: the run of the key's events, back
+                            from t, whose consecutive gaps are all ``< 30m`` (empty when the
+                            latest earlier event is ``>= 30m`` before t: t starts a new session)
 ``"all"``                   all events of the key strictly before t
 ========================  =====================================================================
 
@@ -17,6 +20,8 @@ seconds). A string that does not parse is a :class:`~stream_ml.errors.ConfigErro
 Sliding(width=3600.0)
 >>> parse_window("100 events"), parse_window("tumbling 30m"), parse_window("decay 2d")
 (Count(n=100), Tumbling(width=1800.0), Decay(half_life=172800.0))
+>>> parse_window("session 30m")
+Session(gap=1800.0)
 >>> parse_window("1 fortnight")
 Traceback (most recent call last):
 ...
@@ -103,11 +108,18 @@ class Decay:
 
 
 @dataclass(frozen=True, slots=True)
+class Session:
+    """The events before t of t's session: consecutive gaps ``< gap`` (see :mod:`.session`)."""
+
+    gap: float
+
+
+@dataclass(frozen=True, slots=True)
 class AllTime:
     """Every event of the key before t."""
 
 
-Window = Sliding | Tumbling | Count | Decay | AllTime
+Window = Sliding | Tumbling | Count | Decay | Session | AllTime
 
 
 def parse_window(text: str | float | int) -> Window:
@@ -134,19 +146,19 @@ def parse_window(text: str | float | int) -> Window:
         if head in ("decay", "half-life", "halflife"):
             return _positive(Decay(parse_duration(rest, "window")), text)
         if head == "session":
-            raise ConfigError(f"window {text!r}: session windows are not supported yet")
+            return _positive(Session(parse_duration(rest, "window")), text)
         return _positive(Sliding(parse_duration(s, "window")), text)
     except ConfigError as exc:
         if "does not parse" in str(exc) or "must be" in str(exc):
             raise ConfigError(
                 f"window {text!r} does not parse: expected '1h', '100 events', 'tumbling 1h', "
-                f"'decay 1h' or 'all'"
+                f"'decay 1h', 'session 30m' or 'all'"
             ) from exc
         raise
 
 
 def _positive(w: Window, text: object) -> Window:
-    size = getattr(w, "width", None) or getattr(w, "half_life", None)
+    size = getattr(w, "width", None) or getattr(w, "half_life", None) or getattr(w, "gap", None)
     if not size or size <= 0:
         raise ConfigError(f"window {text!r} must be longer than zero")
     return w

@@ -15,7 +15,7 @@ KEYS = ("a", "b", "c")
 
 def _specs() -> list:
     specs = []
-    for window in ("4s", "3 events", "tumbling 6s", "all"):
+    for window in ("4s", "3 events", "tumbling 6s", "session 3s", "all"):
         specs += [
             F.Count(by="u", window=window),
             F.Sum("v", by="u", window=window),
@@ -35,6 +35,9 @@ def _specs() -> list:
         F.EWMA("v", by="u", half_life="3s"),
         F.Mean("v", by=["u", "m"], window="4s"),
         F.Count(by="m", window="2 events"),
+        F.Count(by="u", window="session 1s"),
+        F.Sum("v", by="u", window="session 6s"),
+        F.Last("v", by=["u", "m"], window="session 7s"),
     ]
     return specs
 
