@@ -126,8 +126,9 @@ def test_rollback_through_the_api_restores_the_snapshot_models(serve, tmp_path):
         assert engine.model("lr").predict_proba_one(probe) != recorded
         listed = http.get("/v1/snapshots").json()["items"]
         assert [s["version"] for s in listed] == [info.version]
-        r = http.post(f"/v1/snapshots/{info.version}/rollback", json={"reason": "test"},
-                      headers=auth)
+        r = http.post(
+            f"/v1/snapshots/{info.version}/rollback", json={"reason": "test"}, headers=auth
+        )
         assert r.status_code == 200 and r.json()["version"] == info.version
         missing = http.post("/v1/snapshots/99/rollback", headers=auth)
         assert missing.status_code == 404
