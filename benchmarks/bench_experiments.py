@@ -12,7 +12,7 @@ Run:  python benchmarks/bench_experiments.py            (about 4 minutes on one 
 2. Interleaving sensitivity: requests an A/B test needs / requests team-draft interleaving needs
    to find the better of two rankers at 95% simulated power (alpha = 0.05, 2000 simulated runs
    per n, bisection over n), on ``stream_ml.experiments.sensitivity`` (click model stated in
-   its module docs and in benchmarks/results/experiments.md), for several settings and three
+   its module docs and in benchmarks/RESULTS.md), for several settings and three
    query pools each.
 """
 

@@ -9,7 +9,7 @@ sends every text message straight back; the clients run in this process. Reporte
 2. latency p50/p99 at an offered load of 1,000 messages/s (one client, paced; goal p99 <= 5 ms);
 3. the same with 50 concurrent clients sharing 1,000 messages/s.
 
-Usage: python benchmarks/bench_serve.py [--seconds 5] [--out benchmarks/results/serve.md]
+Usage: python benchmarks/bench_serve.py [--seconds 5] [--out FILE]
 """
 
 from __future__ import annotations
