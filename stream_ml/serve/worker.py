@@ -1,8 +1,10 @@
-"""EngineWorker: the one asyncio task that owns the engine; everything else sends it jobs.
+"""EngineWorker: owns the engine; everything else sends it jobs.
 
 Connections, REST routes, the metrics ticker and rollbacks all put jobs on one bounded queue;
-only :meth:`EngineWorker.run` calls the engine, one job after the other, so the engine is never
-driven from two places at once and its outputs are in arrival order. After each round of jobs it
+:meth:`EngineWorker.run` (an asyncio task) applies them one after the other, so the engine is
+never driven from two places at once and its outputs are in arrival order. When the queue is
+empty a connection's job is applied at once, on the same event-loop thread (nothing is ahead of
+it, and a job never awaits), which saves two task switches per message. After each round of jobs it
 drains ``engine.drain_events()`` (when the engine has it) onto the feed.
 
 Smooth failing. An observation is answered from the fallback, marked ``fallback: true``, when
@@ -124,8 +126,16 @@ class EngineWorker:
         if n and (self.queued + n) * self.cost > self.settings.latency_budget:
             return self._fallback(items, batch, "latency")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        job = _Job(items, None, batch, self.clock(), fut)
+        if self.queue.empty():
+            # Idle owner: run the job now, on this same event-loop thread. Nothing is queued
+            # before it, so arrival order holds, and the engine is still driven by one job at a
+            # time (_round never awaits); this saves two task switches per message.
+            self.queued += n
+            self._round([job])
+            return fut.result()
         try:
-            self.queue.put_nowait(_Job(items, None, batch, self.clock(), fut))
+            self.queue.put_nowait(job)
         except asyncio.QueueFull:
             return self._fallback(items, batch, "queue_full")
         self.queued += n

@@ -120,7 +120,7 @@ def test_rollback_through_the_api_restores_the_snapshot_models(serve, tmp_path):
     server = serve(engine, ServeSettings(token=TOKEN))
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with httpx.Client(base_url=server.url) as http:
-        for i in range(300):  # the model moves on through the API
+        for i in range(100):  # the model moves on through the API
             http.post("/v1/predict", json={"id": f"b{i}", "features": {"x": 6.0, "y": 2.0}})
             http.post("/v1/feedback", json={"id": f"b{i}", "label": False}, headers=auth)
         assert engine.model("lr").predict_proba_one(probe) != recorded
