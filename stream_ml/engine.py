@@ -270,9 +270,12 @@ class Engine:
             if self.drift is not None:
                 self.drift.on_label(self, label, {slot.name: (record[2], record[3])}, record[1])
             return
-        pred_ts, answers = record[1], record[2]
+        self._learn_answers(x, label, record[2], record[1])
+
+    def _learn_answers(self, x: dict, label: Any, answers: tuple, pred_ts: float) -> None:
+        """Score every model that answered, then every model learns (one model: see learn)."""
         for slot, answer in zip(self.slots, answers):
-            if slot.scored:
+            if answer is not None and slot.scored:
                 slot.prequential.update(label, answer[0], answer[1])
             try:
                 slot.learn_one(x, label)
@@ -282,9 +285,8 @@ class Engine:
         if self.features is not None:
             self.features.learn_one(x, pred_ts, label)
         if self.drift is not None:
-            self.drift.on_label(
-                self, label, {s.name: a for s, a in zip(self.slots, answers)}, pred_ts
-            )
+            answered = {s.name: a for s, a in zip(self.slots, answers) if a is not None}
+            self.drift.on_label(self, label, answered, pred_ts)
 
     def add_slot(self, slot: ModelSlot) -> None:
         """Add a model (it answers and learns from the next events on; a drift challenger)."""

@@ -267,22 +267,5 @@ def learn_routed(engine: Any, id: str, record: tuple, label: Any, reward: Any, c
                 slot.learn_one(features, cid in clicked)
         engine.n_labels += 1
         return
-    if label is None:
-        return
-    for slot, answer in zip(engine.slots, answers):
-        if answer is not None and slot.scored:
-            slot.prequential.update(label, answer[0], answer[1])
-        try:
-            slot.learn_one(x, label)
-        except Exception as exc:
-            raise engine._count(ModelError(slot.name, "learn", exc)) from exc
-    engine.n_labels += 1
-    if engine.features is not None:
-        engine.features.learn_one(x, pred_ts, label)
-    if engine.drift is not None:
-        engine.drift.on_label(
-            engine,
-            label,
-            {s.name: a for s, a in zip(engine.slots, answers) if a is not None},
-            pred_ts,
-        )
+    if label is not None:
+        engine._learn_answers(x, label, answers, pred_ts)
