@@ -124,7 +124,8 @@ class Engine:
         if router is not None:
             self.set_router(router)
         self.events: list[dict[str, Any]] = []
-        self.requests: list[tuple[str, str]] = []  # actions for the runtime (drift snapshots)
+        # actions for the runtime at the next record boundary: ("snapshot", tag, note)
+        self.requests: list[tuple[str, str, str]] = []
         self.drift: DriftStage | None = None
         if drift:
             self.drift = (
@@ -300,7 +301,7 @@ class Engine:
             raise ConfigError(f"only the last-added model can be removed, not {name!r}")
         self.slots.pop()
 
-    def pop_requests(self) -> list[tuple[str, str]]:
+    def pop_requests(self) -> list[tuple[str, str, str]]:
         """Actions the engine asks its runtime to take at the next record boundary."""
         out, self.requests = self.requests, []
         return out

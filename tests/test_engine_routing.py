@@ -27,6 +27,13 @@ def two_models():
     }
 
 
+class Inverted(linear_model.LogisticRegression):
+    """A broken model (module level, so that it pickles into snapshots): always wrong."""
+
+    def predict_proba_one(self, x, **kw):
+        return {True: 0.0, False: 1.0} if x["a"] + x["b"] > 0 else {True: 1.0, False: 0.0}
+
+
 def feed(engine, n, seed=0, key=lambda i: f"u{i % 40}"):
     rng = np.random.default_rng(seed)
     preds = []
@@ -156,3 +163,29 @@ def test_routed_engine_is_deterministic_and_pickles():
     assert run(a) == run(b)
     c = pickle.loads(pickle.dumps(a))
     assert run(a) == run(c)
+
+
+def test_a_promotion_is_snapshotted_at_the_next_record_boundary(tmp_path):
+    from connectors import IterableSource
+    from stream_ml.runtime.replay import Replay
+    from stream_ml.stages.snapshotting import SnapshotStage
+
+    engine = Engine(
+        {
+            "stable": preprocessing.StandardScaler() | linear_model.LogisticRegression(),
+            "broken": Inverted(),
+        },
+        router=CanaryConfig(primary="stable", candidate="broken"),
+    )
+    rng = np.random.default_rng(4)
+    msgs = []
+    for i in range(6000):
+        x = {"a": float(rng.normal()), "b": float(rng.normal())}
+        msgs.append({"id": str(i), "key": f"user-{i}", "features": x})
+        msgs.append({"kind": "feedback", "id": str(i), "label": x["a"] + x["b"] > 0})
+    stage = SnapshotStage.open(str(tmp_path / "s.db"), key="k")
+    Replay(engine, IterableSource(msgs), snapshots=stage).run()
+    assert engine.router.router.state == "aborted"
+    tagged = stage.store.list(tag="promotion")
+    assert len(tagged) == 1 and "stable" in (tagged[0].note or "")
+    stage.close()

@@ -124,9 +124,9 @@ class Replay:
         )
 
     def _handle_requests(self) -> None:
-        for action, note in self.engine.pop_requests():
+        for action, tag, note in self.engine.pop_requests():
             if action == "snapshot" and self.snapshots is not None:
-                self.snapshot(tags=("drift",), note=note)
+                self.snapshot(tags=(tag,), note=note)
 
     def _drain(self) -> None:
         for ev in self.engine.drain_events():

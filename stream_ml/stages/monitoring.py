@@ -187,7 +187,7 @@ class DriftStage:
         if action == "reset_reference" and not m.config.refresh_on_alarm:
             m.monitor.reset_reference()
         elif action == "snapshot":
-            engine.requests.append(("snapshot", f"drift on {m.name}"))
+            engine.requests.append(("snapshot", "drift", f"drift on {m.name}"))
         elif action == "rollback":
             self._rollback(engine, m)
         elif action == "challenger":
@@ -248,6 +248,7 @@ class DriftStage:
                 base.replace(ch.model)
                 engine.remove_slot(ch.name)
                 del self.challengers[model]
+                engine.requests.append(("snapshot", "promotion", f"{ch.name} promoted"))
                 engine.events.append(
                     {
                         "kind": "promotion",

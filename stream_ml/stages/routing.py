@@ -252,6 +252,9 @@ def learn_routed(engine: Any, id: str, record: tuple, label: Any, reward: Any, c
                 decision, interleaved, engine.slots, answers, label, reward, clicks
             )
             if engine.router.events:
+                for ev in engine.router.events:
+                    note = f"{ev['experiment']}: {ev['winner']} ({ev['reason']})"
+                    engine.requests.append(("snapshot", "promotion", note))
                 engine.events.extend(engine.router.events)
                 engine.router.events = []
     except StreamMLError as err:
