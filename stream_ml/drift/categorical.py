@@ -72,6 +72,15 @@ class CategoricalDetector(WindowedDetector):
             code = self.codes[value] = len(self.codes)
         return code
 
+    def _as_rows(self, values: Any) -> Array:
+        # a reference given to reset_reference holds categories, not codes: encode them the way
+        # update() does (storing the raw values would compare mis-coded reference counts with
+        # encoded windows, and strings would not even convert)
+        vals = values.tolist() if isinstance(values, np.ndarray) else list(values)
+        if vals and isinstance(vals[0], list | tuple) and len(vals[0]) == 1:
+            vals = [v[0] for v in vals]
+        return np.asarray([[self._encode(v) for v in vals]], dtype=np.float64)
+
     def _counts(self, codes: Array) -> NDArray[np.int64]:
         return np.bincount(codes.astype(np.intp), minlength=self.max_categories + 1)[None, :]
 

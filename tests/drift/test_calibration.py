@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream_ml.drift import ChiSquaredDetector, CvMDetector, KSDetector, MMDDetector
+from stream_ml.drift import ChiSquaredDetector, CvMDetector, KSDetector, MMDDetector, PSIDetector
 from stream_ml.drift.calibration import Spec, mean_run_length, threshold_for_ert
+from stream_ml.drift.config import ChiSquaredConfig
+from stream_ml.drift.monitor import FeatureDriftMonitor
 
 ERT = 1000.0
 
@@ -98,3 +100,83 @@ def test_bootstrap_calibrations_mmd_and_chi2() -> None:
 
     mtba = mean_time_between_alarms(make_chi2, cats, refs=12, seed=40, length=10_000)
     assert 0.75 * ERT <= mtba <= 1.25 * ERT, mtba
+
+
+CHANNELS = np.array(["web", "app", "store", "phone"])
+
+
+def channels(rng: np.random.Generator, size: int):
+    return rng.choice(CHANNELS, size, p=[0.5, 0.3, 0.15, 0.05]).tolist()
+
+
+def make_chi2(r: int):
+    return ChiSquaredDetector(reference_size=200, window_size=100, check_every=20, ert=ERT,
+                              n_simulations=300, seed=r)  # fmt: skip
+
+
+def test_chi2_mean_run_length_on_a_stationary_categorical_stream() -> None:
+    mtba = mean_time_between_alarms(make_chi2, channels, refs=24, seed=50, length=5_000)
+    assert 0.75 * ERT <= mtba <= 1.25 * ERT, mtba
+
+
+def test_psi_mean_run_length_on_a_stationary_categorical_stream() -> None:
+    def make(r: int):
+        return PSIDetector(reference_size=200, window_size=100, check_every=20, ert=ERT,
+                           n_simulations=300, seed=r)  # fmt: skip
+
+    mtba = mean_time_between_alarms(make, channels, refs=24, seed=60, length=5_000)
+    assert 0.75 * ERT <= mtba <= 1.25 * ERT, mtba
+
+
+def test_chi2_stays_calibrated_after_reset_reference_with_values() -> None:
+    # every 2000 events a new reference is given as categories (as after a retrain): each is
+    # encoded like the stream and recalibrated, so the false-alarm rate stays at one per ERT.
+    # (Resets are on a schedule: resetting at alarms would retire unlucky references early and
+    # lengthen the mean run, which is conservative.)
+    events = alarms = 0
+    for r in range(20):
+        rng = np.random.default_rng(70 + r)
+        det = make_chi2(r)
+        for v in channels(rng, det.reference_size):
+            det.update(v)
+        for i, v in enumerate(channels(rng, 6_000), 1):
+            det.update(v)
+            events += 1
+            alarms += det.drift_detected
+            if i % 2_000 == 0:
+                det.reset_reference(channels(rng, det.reference_size))
+        assert det.calibration["method"] == "bootstrap" and det.n_checks > 0
+    mtba = events / max(alarms, 1)
+    assert 0.75 * ERT <= mtba <= 1.25 * ERT, mtba
+
+
+def test_reset_reference_encodes_categories() -> None:
+    det = ChiSquaredDetector(reference_size=4, window_size=4, check_every=1, ert=ERT,
+                             n_simulations=20, seed=0)  # fmt: skip
+    for v in [3, 1, 2, 0]:
+        det.update(v)
+    det.reset_reference([0, 1, 2, 3])
+    assert det._ref[0].tolist() == [3.0, 1.0, 2.0, 0.0]  # the codes of 0, 1, 2, 3
+    det.reset_reference(np.array(["web", "app", "web", "store"]))
+    assert det._ref[0].tolist() == [4.0, 5.0, 4.0, 6.0]
+
+
+def test_chi2_monitor_refresh_on_alarm_stays_calibrated() -> None:
+    # refresh_on_alarm: each alarm is followed by reference_size values that refill the
+    # reference (no check there), then a renewal run of mean ERT; references are retired at
+    # their first alarm, so unlucky ones live shorter and the mean run is a bit longer (safe)
+    cfg = ChiSquaredConfig(reference_size=200, window_size=100, check_every=20, ert=ERT,
+                           n_simulations=300)  # fmt: skip
+    events = alarms = 0
+    for r in range(12):
+        rng = np.random.default_rng(90 + r)
+        mon = FeatureDriftMonitor(["channel"], cfg.model_copy(update={"seed": r}), cooldown=0,
+                                  refresh_on_alarm=True)  # fmt: skip
+        for v in channels(rng, cfg.reference_size):
+            mon.observe({"channel": v})
+        for v in channels(rng, 8_000):
+            alarms += len(mon.observe({"channel": v}))
+            events += 1
+    mtba = events / max(alarms, 1)
+    target = ERT + cfg.reference_size
+    assert 0.75 * target <= mtba <= 1.5 * target, mtba
