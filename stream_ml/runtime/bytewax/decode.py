@@ -96,7 +96,63 @@ class Decoder:
         except StreamMLError as err:
             return self._dead(err, offset)
 
-    def batch(self, items: list[tuple[Any, Any]]) -> list[tuple[str, Any]]:
-        """Decode a batch (the ``flat_map_batch`` mapper)."""
+    def route(self, items: list[tuple[Any, Any]]) -> list[tuple[str, Any]]:
+        """Route a batch, deferring the row decode to the key's engine step (the flow's mapper).
+
+        For rows, only the routing key is read here: a row with a usable key goes out as
+        ``(key, (offset, row))`` and is decoded by
+        :class:`~stream_ml.runtime.bytewax.logic.EngineLogic` right before its engine sees it
+        (a row that fails there becomes the same ``error`` output as here), so the decoded
+        features never wait in the dataflow's buffers. A row without a key (or a non-row
+        record) is decoded here, as :meth:`batch` does. Messages: :meth:`batch`.
+        """
+        rows = self.rows
+        if rows is None:
+            return self.batch(items)
         one = self.one
-        return [one(offset, record) for offset, record in items]
+        keycol = rows.key if self.keyed else None
+        out: list[tuple[str, Any]] = []
+        append = out.append
+        for item in items:
+            record = item[1]
+            if type(record) is not dict:
+                append(one(item[0], record))
+            elif keycol is None:
+                append((GLOBAL_KEY, item if type(item) is tuple else (item[0], record)))
+            else:
+                key = record.get(keycol)
+                if key is None or key == "":
+                    append(one(item[0], record))
+                else:
+                    append((str(key), item if type(item) is tuple else (item[0], record)))
+        return out
+
+    def dead(self, err: Exception, offset: Any) -> Any:
+        """The ``error`` output of a record that failed to decode at ``offset``."""
+        return self._dead(err, offset)[1]
+
+    def batch(self, items: list[tuple[Any, Any]]) -> list[tuple[str, Any]]:
+        """Decode a batch (the ``flat_map_batch`` mapper).
+
+        Rows take a fast path (one loop, locals cached, no per-record method call); a record that
+        fails, or is not a plain row, goes through :meth:`one` (same outputs).
+        """
+        one = self.one
+        if self.rows is None:
+            return [one(offset, record) for offset, record in items]
+        decode = self.rows.decode
+        keyed = self.keyed
+        out: list[tuple[str, Any]] = []
+        append = out.append
+        for item in items:
+            record = item[1]
+            if type(record) is dict:
+                try:
+                    payload = decode(record)
+                except StreamMLError:
+                    append(one(item[0], record))
+                    continue
+                append((payload[3] if keyed else GLOBAL_KEY, (item[0], payload)))
+            else:
+                append(one(item[0], record))
+        return out

@@ -106,6 +106,40 @@ class KeyDriver:
             return out
         raise TypeError(f"KeyDriver.step: expected a row tuple or a message, got {type(payload)}")
 
+    def step_batch(self, values: list[tuple[Any, Any]], out: list[Output]) -> None:
+        """Apply ``(offset, payload)`` items in order, appending their outputs to ``out``.
+
+        The same calls, in the same order, as :meth:`step` per item; rows with ``delay == 0``
+        (nothing held back) take a fast path with the engine's verbs cached in locals: predict,
+        then learn the label at once (what :meth:`_release` would do right after the predict).
+        """
+        if self.delay or self.held:
+            step = self.step
+            for offset, payload in values:
+                out += step(offset, payload)
+            return
+        engine = self.engine
+        predict, learn, append = engine.predict, engine.learn, out.append
+        for value in values:
+            payload = value[1]
+            if type(payload) is not tuple:
+                out += self.step(value[0], payload)
+                continue
+            x, label, id, key, ts = payload
+            try:
+                p = predict(x, id=id if id is not None else str(value[0]), key=key, ts=ts)
+            except StreamMLError as err:
+                offset = value[0]
+                engine.annotate_last_error(offset)
+                append(error_output(err, offset, str(offset)))
+                continue
+            pid = p.id
+            try:
+                learn(pid, label)
+            except StreamMLError as err:
+                append(error_output(err, None, f"learn:{pid}"))
+            append(p.to_dict())
+
     def finish(self) -> list[Output]:
         """End of input: learn every label still held back (as the replay runner does)."""
         out: list[Output] = []

@@ -146,9 +146,14 @@ def build_flow(
     flow = Dataflow(flow_id)
     items = op.input("source", flow, SourceAdapter(sources, batch_size=batch_size))
     dec = Decoder(decoder, keyed=keyed)
-    keyed_items = op.flat_map_batch("validate", items, dec.batch)
+    keyed_items = op.flat_map_batch("validate", items, dec.route)
     builder = logic_builder(
-        factory, delay=delay, keyed=keyed, summaries=summaries, snapshots=snapshots
+        factory,
+        delay=delay,
+        keyed=keyed,
+        summaries=summaries,
+        snapshots=snapshots,
+        decoder=dec if decoder is not None else None,
     )
     outputs = op.stateful_batch("engine", keyed_items, builder)
     adapter = SharedSinkAdapter if shared_sinks else SinkAdapter

@@ -29,6 +29,7 @@ from typing import Any
 from bytewax.operators import StatefulBatchLogic
 
 from stream_ml.engine import Engine
+from stream_ml.errors import StreamMLError
 from stream_ml.runtime.bytewax.decode import DEAD_LETTER, GLOBAL_KEY
 from stream_ml.runtime.bytewax.driver import KeyDriver
 
@@ -59,7 +60,9 @@ class EngineLogic(StatefulBatchLogic):
         *,
         summaries: bool = True,
         snapshots: bool = True,
+        decoder: Any = None,
     ) -> None:
+        self.decoder = decoder
         self.factory = factory
         self.delay = delay
         self.keyed = keyed
@@ -69,17 +72,30 @@ class EngineLogic(StatefulBatchLogic):
 
     def on_batch(self, values: list[Any]) -> tuple[list[Any], bool]:
         driver = self.driver
+        out: list[Any] = []
+        if type(values[0]) is dict:  # dead letters: pass through
+            return values, StatefulBatchLogic.RETAIN
+        decoder = self.decoder
+        if decoder is not None:  # rows routed undecoded (Decoder.route): decode them now
+            decode, good = decoder.rows.decode, []
+            for value in values:
+                row = value[1]
+                if type(row) is dict:
+                    try:
+                        value = (value[0], decode(row))
+                    except StreamMLError as err:
+                        out.append(decoder.dead(err, value[0]))
+                        continue
+                good.append(value)
+            if not good:
+                return out, StatefulBatchLogic.RETAIN
+            values = good
         if driver is None:
             first = values[0]
-            if isinstance(first, dict):  # dead letters: pass through
-                return values, StatefulBatchLogic.RETAIN
             key = (_route_key(first) or GLOBAL_KEY) if self.keyed else GLOBAL_KEY
             driver = self.driver = KeyDriver(self.factory(key), delay=self.delay, key=key)
-        out: list[Any] = []
-        step = driver.step
-        for offset, payload in values:
-            out += step(offset, payload)
-        return out, StatefulBatchLogic.RETAIN
+        driver.step_batch(values, out)
+        return out, False  # StatefulBatchLogic.RETAIN
 
     def on_eof(self) -> tuple[list[Any], bool]:
         if self.driver is None:
@@ -102,12 +118,26 @@ def logic_builder(
     keyed: bool = False,
     summaries: bool = True,
     snapshots: bool = True,
+    decoder: Any = None,
 ) -> Callable[[Any], EngineLogic]:
-    """The ``builder`` of ``op.stateful_batch``: fresh logic, or logic resumed from a snapshot."""
+    """The ``builder`` of ``op.stateful_batch``: fresh logic, or logic resumed from a snapshot.
+
+    ``decoder``: the flow's :class:`~stream_ml.runtime.bytewax.decode.Decoder` when rows are
+    routed undecoded (:meth:`Decoder.route`); the logic then decodes each row just before its
+    engine step.
+    """
 
     def build(resume: Any) -> EngineLogic:
         driver = pickle.loads(resume) if resume is not None else None
-        return EngineLogic(factory, delay, keyed, driver, summaries=summaries, snapshots=snapshots)
+        return EngineLogic(
+            factory,
+            delay,
+            keyed,
+            driver,
+            summaries=summaries,
+            snapshots=snapshots,
+            decoder=decoder,
+        )
 
     return build
 

@@ -43,10 +43,17 @@ class _Writer:
 
     def write_batch(self, items: list[Any]) -> None:
         sinks, dead = self.sinks, self.dead
-        for item in items:
-            out = item[1] if isinstance(item, tuple) else item
-            for sink in dead if out.get("kind") == "error" else sinks:
-                sink.write(out)
+        if items and type(items[0]) is tuple:  # (key, output) pairs from the stateful step
+            items = [item[1] if type(item) is tuple else item for item in items]
+        if dead is sinks:  # no dead-letter sinks: every output goes to the main sinks
+            for sink in sinks:
+                write = sink.write
+                for out in items:
+                    write(out)
+        else:
+            for out in items:
+                for sink in dead if out.get("kind") == "error" else sinks:
+                    sink.write(out)
         for sink in sinks:
             sink.flush()
         if dead is not sinks:

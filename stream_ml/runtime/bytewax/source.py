@@ -51,11 +51,13 @@ class _Partition(StatefulSourcePartition):
         batch: list[tuple[Any, Any]] = []
         it, n, tag = self._it, self.batch_size, self.tag
         last = None
-        for offset, record in it:
+        append = batch.append
+        for item in it:
+            offset = item[0]
             if offset is None:  # idle: nothing to read right now
                 break
             last = offset
-            batch.append((offset if tag is None else f"{tag}@{offset}", record))
+            append(item if tag is None else (f"{tag}@{offset}", item[1]))
             if len(batch) >= n:
                 break
         else:
