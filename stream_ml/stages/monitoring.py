@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stream_ml.errors import ConfigError, StreamMLError
+from stream_ml.models.scores import error_of, positive_proba
 
 
 class MonitorConfig(BaseModel):
@@ -92,27 +93,11 @@ class _Monitor:
 
 
 def _score(y_pred: Any, proba: Any) -> float | None:
-    if proba:
-        for positive in (True, 1):
-            if positive in proba:
-                return float(proba[positive])
-        return float(max(proba.values()))
-    if isinstance(y_pred, bool):
-        return float(y_pred)
-    if isinstance(y_pred, int | float):
-        return float(y_pred)
-    return None
-
-
-def _error(y: Any, y_pred: Any, is_classifier: bool) -> float | None:
-    if y_pred is None:
-        return None
-    if is_classifier:
-        return 0.0 if y_pred == y else 1.0
-    try:
-        return abs(float(y) - float(y_pred))
-    except (TypeError, ValueError):
-        return None
+    """The value a prediction monitor watches: P(positive), or the prediction itself."""
+    p = positive_proba(proba)
+    if p is not None:
+        return p
+    return float(y_pred) if isinstance(y_pred, bool | int | float) else None
 
 
 class DriftStage:
@@ -161,7 +146,7 @@ class DriftStage:
                     continue
                 slot = next(s for s in engine.slots if s.name == m.model)
                 alerts = m.monitor.observe(
-                    {"error": _error(label, answer[0], slot.is_classifier)}, ts
+                    {"error": error_of(label, answer[0], is_classifier=slot.is_classifier)}, ts
                 )
             if alerts:
                 self._alarm(engine, m, alerts)

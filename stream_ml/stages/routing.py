@@ -28,18 +28,14 @@ from stream_ml.errors import EventError, MissingFieldError, ModelError, StreamML
 from stream_ml.events import Prediction
 from stream_ml.experiments import INTERLEAVED, Decision, OffPolicyLog
 from stream_ml.experiments.ope import Estimate
+from stream_ml.models.scores import error_of, positive_proba
 
 
 def score_one(slot: Any, x: dict) -> float:
     """A ranking score: P(positive) for a classifier, the prediction for a regressor."""
     if slot.is_classifier:
-        proba = slot.model.predict_proba_one(x)
-        if not proba:
-            return 0.0
-        for positive in (True, 1, "1", "True"):
-            if positive in proba:
-                return float(proba[positive])
-        return float(max(proba.values()))
+        p = positive_proba(slot.model.predict_proba_one(x))
+        return 0.0 if p is None else p
     y = slot.model.predict_one(x)
     return float(y) if y is not None else 0.0
 
@@ -100,15 +96,12 @@ class RouterStage:
             return 1.0 if clicks else 0.0
         if label is None or answer is None:
             return None
-        y_pred = answer[0]
-        if y_pred is None:
+        if answer[0] is None:  # no answer yet: a classifier earned nothing
             return 0.0 if slot.is_classifier else None
-        if slot.is_classifier:
-            return 1.0 if y_pred == label else 0.0
-        try:
-            return -abs(float(y_pred) - float(label))
-        except (TypeError, ValueError):
+        err = error_of(label, answer[0], is_classifier=slot.is_classifier)
+        if err is None:
             return None
+        return 1.0 - err if slot.is_classifier else -err
 
     def feedback(
         self,
