@@ -61,9 +61,9 @@ def test_deterministic_and_pickles(name):
     ]
 
 
-def _check_frequencies(router, rng, n):
+def _check_frequencies(router, rng, n, alpha=0.001):
     """Route n events at a frozen router state (no rewards); the decision's arm frequencies
-    must match the logged probabilities within a two-sided binomial 99.9% band per arm."""
+    must match the logged probabilities within a two-sided binomial (1 - alpha) band per arm."""
     counts, probs = Counter(), None
     for _ in range(n):
         d = router.route(None, rng)
@@ -71,7 +71,7 @@ def _check_frequencies(router, rng, n):
         probs = probs or d.probabilities
         assert d.probabilities == probs  # the state is frozen: the distribution must not move
     for arm, p in probs.items():
-        lo, hi = binom.ppf(0.0005, n, p), binom.ppf(0.9995, n, p)
+        lo, hi = binom.ppf(alpha / 2, n, p), binom.ppf(1 - alpha / 2, n, p)
         assert lo <= counts[arm] <= hi, (arm, p, counts)
 
 
@@ -85,7 +85,10 @@ def test_empirical_frequency_matches_propensity_fixed_seed(name):
     _check_frequencies(router, rng, 20_000)
 
 
-@settings(max_examples=25, deadline=None)
+# many examples x several arms: a 99.9% band per arm would fail now and then on a correct router
+# (it did, on one seed); a 1e-6 band per arm still catches a propensity off by 0.05 (over 6 sd
+# at n = 3000), and derandomize keeps CI reproducible
+@settings(max_examples=25, deadline=None, derandomize=True)
 @given(
     name=st.sampled_from(["ab", "epsilon_greedy", "thompson", "exp3"]),
     seed=st.integers(0, 2**32 - 1),
@@ -97,7 +100,7 @@ def test_propensity_property(name, seed, warmup):
     drive(router, rng, warmup)
     if hasattr(router, "refresh_every"):
         router.refresh_every = 10**9
-    _check_frequencies(router, rng, 3000)
+    _check_frequencies(router, rng, 3000, alpha=1e-6)
 
 
 def test_sticky_ab_hash_frequency_and_stability():
