@@ -58,6 +58,9 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
             if rec is not None:  # serve the newest valid snapshot's state
                 engine = rec.state["engine"]  # type: ignore[index]
                 engine.snapshots = stage
+                stage.parent = rec.info.version
+                stage.store.record_audit("restore", to_version=rec.info.version,
+                                         reason="serve start")  # fmt: skip
         data: dict[str, Any] = dict(cfg.serve or {})
         if settings_path:
             data.update(_read(settings_path))

@@ -15,6 +15,15 @@ the queue. The fallback is the last good prediction for the same key (``fallback
 label for it is an ``unknown_id`` error. Feedback that cannot be applied in time is answered with
 an ``overloaded`` error (retry it). The engine runs on the event loop: a model that hangs in one
 call stalls the server, which the latency budget cannot prevent.
+
+Snapshots. When the engine has a snapshot store (``[snapshots]`` in its config), the owner takes
+them itself, between rounds of jobs: when the engine's ``snapshot_policy`` is due (every N events
+or T seconds of event time), when a stage asks for one (``engine.requests``, e.g. a drift alarm's
+``snapshot`` action), and once more at shutdown if anything was served since the last one. A
+snapshot's offset is ``None`` (a server has no source to seek); a restarted ``stream-ml serve``
+resumes from the newest valid snapshot. The write runs on the owner, so it adds its cost (about
+1-5 ms, ``benchmarks/RESULTS.md``) to the latency of the round it follows; a failed write is
+logged and counted (``stream_ml_errors{code="snapshot_failed"}``) and serving goes on.
 """
 
 from __future__ import annotations
@@ -101,6 +110,7 @@ class EngineWorker:
         self.cached: dict[str, Any] = {}
         self.last_metrics: dict[str, Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._snapped_at = getattr(engine, "seq", 0)  # engine.seq at the last snapshot
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -117,6 +127,8 @@ class EngineWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks.clear()
+        if getattr(self.engine, "seq", 0) > self._snapped_at:
+            self._save((), "server stopped")
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -190,7 +202,36 @@ class EngineWorker:
         if n:
             self.cost = 0.9 * self.cost + 0.1 * (elapsed / n)
             self.metrics.latency.observe(elapsed)
+        engine = self.engine
+        if getattr(engine, "snapshots", None) is not None:
+            self._snapshots(engine)
+        elif getattr(engine, "requests", None):
+            engine.pop_requests()  # snapshot requests without a store: nothing to do
         self._drain()
+
+    def _snapshots(self, engine: Any) -> None:
+        """Take the snapshots the engine's policy and its stages ask for (module docstring)."""
+        for action, tag, note in engine.pop_requests() if engine.requests else ():
+            if action == "snapshot":
+                self._save((tag,), note)
+        policy = engine.snapshot_policy
+        if policy is not None and policy.due(engine.seq, engine.last_ts):
+            self._save((), None)
+
+    def _save(self, tags: tuple[str, ...], note: str | None) -> None:
+        engine = self.engine
+        if getattr(engine, "snapshots", None) is None:
+            return
+        try:
+            engine.snapshot(tags=tags, note=note)
+        except Exception:
+            log.exception("snapshot failed")
+            self.metrics.errors.labels("snapshot_failed").inc()
+            policy = engine.snapshot_policy
+            if policy is not None:  # retry at the next due time, not after every round
+                policy.mark(engine.seq, engine.last_ts)
+        else:
+            self._snapped_at = engine.seq
 
     def _apply(self, items: list[Item], batch: bool) -> list[dict[str, Any]]:
         engine, last, keep = self.engine, self.last, self.settings.fallback_keys
