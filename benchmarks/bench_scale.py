@@ -179,6 +179,7 @@ def redis_e2e(n: int) -> tuple[float, float] | None:
         return None
     from connectors.redis_streams import RedisGroupReader, RedisStreamSink, parse_id
     from stream_ml.runtime.bytewax.group_consumer import consume
+    from stream_ml.stages.snapshotting import SnapshotStage
 
     msgs = []
     for i in range(n):
@@ -196,18 +197,20 @@ def redis_e2e(n: int) -> tuple[float, float] | None:
     pipe.execute()
     idle = 0.3
     with tempfile.TemporaryDirectory() as d:
+        stage = SnapshotStage.open(str(Path(d) / "snap.db"), key="bench", keep_last=2)
         t = time.perf_counter()
         consume(
             engine,
             RedisGroupReader(f"{prefix}:in", "g", "c", client=r, count=500, block_ms=20),
             RedisStreamSink(f"{prefix}:out", client=r, buffer=500),
             RedisStreamSink(f"{prefix}:dlq", client=r),
-            Path(d) / "snap.pkl",
+            stage,
             snapshot_every=5000,
             idle_exit=idle,
             order=parse_id,
         )
         took = time.perf_counter() - t - idle
+        stage.close()
     assert r.xlen(f"{prefix}:out") == len(msgs)
     r.delete(*r.keys(f"{prefix}:*"))
     return base, took

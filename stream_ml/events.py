@@ -99,10 +99,19 @@ class Observation(_Message):
 
 
 class Feedback(_Message):
-    """What happened for an earlier observation: its label, a reward, clicks."""
+    """What happened for an earlier observation: its label, a reward, clicks.
+
+    ``key`` is the observation's key, for runtimes that route by key (the keyed Bytewax
+    dataflow sends the feedback to that key's engine). The engine itself joins feedback to its
+    prediction by ``id`` alone and ignores ``key``.
+
+    >>> parse_message({"id": "e1", "label": 1, "key": "store-7"}).key
+    'store-7'
+    """
 
     kind: Literal["feedback"] = "feedback"
     id: str = Field(max_length=256)
+    key: str | None = Field(default=None, max_length=256)
     label: Label | None = None
     reward: float | None = None
     clicks: list[str] | None = None

@@ -21,6 +21,7 @@ from connectors.nats_jetstream import (
 from stream_ml import Engine
 from stream_ml.runtime.bytewax import build_flow
 from stream_ml.runtime.bytewax.group_consumer import consume
+from stream_ml.stages.snapshotting import SnapshotStage
 from tests.conftest import require_service
 
 URL = "nats://127.0.0.1:4222"
@@ -92,15 +93,18 @@ def test_durable_consumer_dead_letters_and_acks(js, stream, tmp_path) -> None:
     _publish(js, f"{stream}.in", msgs)
     reader = NatsDurableReader(stream, "engine", subject=f"{stream}.in", url=URL, timeout=0.1)
     out, dlq = NatsStreamSink(f"{stream}.out", url=URL), NatsStreamSink(f"{stream}.dlq", url=URL)
+    stage = SnapshotStage.open(str(tmp_path / "snap.db"), key="nats-consumer-test-key")
     summary = consume(
         lambda: Engine({"lr": linear_model.LogisticRegression()}),
         reader,
         out,
         dlq,
-        tmp_path / "snap.pkl",
+        stage,
         snapshot_every=2,
         idle_exit=0.3,
     )
+    latest = stage.store.list()[-1]
+    stage.close()
     info = js.run(js.js.consumer_info(stream, "engine"))
     for c in (reader, out, dlq):
         c.close()
@@ -109,6 +113,7 @@ def test_durable_consumer_dead_letters_and_acks(js, stream, tmp_path) -> None:
     assert summary["dead_letters"] == 2 and summary["events"] == 2
     assert [o["id"] for o in _read(stream, f"{stream}.out")] == ["a", "a", "b"]
     assert info.num_ack_pending == 0 and info.num_pending == 0
+    assert latest.offset == summary["offset"] == 5 and latest.signed  # the stream sequence
 
 
 def test_dataflow_over_jetstream(js, stream) -> None:

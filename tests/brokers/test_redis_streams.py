@@ -22,9 +22,12 @@ from connectors.redis_streams import (
 )
 from stream_ml import Engine
 from stream_ml.runtime.bytewax import build_flow
-from stream_ml.runtime.bytewax.group_consumer import consume, load_snapshot
+from stream_ml.runtime.bytewax.group_consumer import consume
+from stream_ml.snapshots import SnapshotStore
+from stream_ml.stages.snapshotting import SnapshotStage
 
 ROOT = Path(__file__).resolve().parents[2]
+KEY = "redis-consumer-test-key"
 
 
 def _produce(r, stream: str, messages) -> list[str]:
@@ -115,16 +118,18 @@ def test_group_consumer_dead_letters_acks_and_counts(redis_client, names, tmp_pa
     msgs += [{"kind": "feedback", "id": "a", "label": True}, {"id": "c", "features": {"x": 2.0}}]
     ids = _produce(redis_client, inp, msgs)
     reader = RedisGroupReader(inp, "g", "c1", client=redis_client, block_ms=50)
+    stage = SnapshotStage.open(str(tmp_path / "snap.db"), key=KEY)
     summary = consume(
         _engine,
         reader,
         RedisStreamSink(out, client=redis_client),
         RedisStreamSink(dlq, client=redis_client),
-        tmp_path / "snap.pkl",
+        stage,
         snapshot_every=2,
         idle_exit=0.2,
         order=parse_id,
     )
+    stage.close()
     dead = _entries(redis_client, dlq)
     assert [(d["id"], d["code"]) for d in dead] == [
         (ids[1], "malformed_message"),
@@ -135,6 +140,10 @@ def test_group_consumer_dead_letters_acks_and_counts(redis_client, names, tmp_pa
     assert summary["errors"]["by_code"] == {"malformed_message": 2}
     assert [o["id"] for o in _entries(redis_client, out)] == ["a", "a", "c"]  # c after the bad ones
     assert redis_client.xpending(inp, "g")["pending"] == 0  # everything acknowledged
+
+
+def _last_id(r, stream: str) -> str:
+    return r.xrevrange(stream, count=1)[0][0].decode()
 
 
 def _scenario(n_events: int):
@@ -148,6 +157,7 @@ def _scenario(n_events: int):
 
 def _consumer(cfg_path: Path, inp: str, out: str, dlq: str, snap: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env["STREAM_ML_SNAPSHOT_KEY"] = KEY
     args = [
         sys.executable, "-m", "stream_ml.runtime.bytewax.group_consumer",
         "--config", str(cfg_path), "--stream", inp, "--group", "engine", "--consumer", "c1",
@@ -177,7 +187,7 @@ def test_killed_consumer_resumes_exactly(redis_client, names, tmp_path) -> None:
         except Exception:
             pass
 
-    snap = tmp_path / "consumer.pkl"
+    snap = tmp_path / "consumer.db"
     proc = _consumer(cfg_path, inp, out, dlq, snap)
     deadline = time.monotonic() + 60
     while redis_client.xlen(out) < len(msgs) // 3 and time.monotonic() < deadline:
@@ -197,11 +207,14 @@ def test_killed_consumer_resumes_exactly(redis_client, names, tmp_path) -> None:
     assert len(ids) == len(set(ids)), "duplicates on the output stream"
     assert sum(o["kind"] == "prediction" for o in outs) == n_obs
     assert {i: o for i, o in zip(ids, outs)} == ref_outputs
-    final = load_snapshot(snap)
-    assert final is not None
-    engine = final["engine"]
+    with SnapshotStore(snap, key=KEY) as store:  # signed snapshots, verified on load
+        final = store.latest_valid()
+        assert final is not None and not final.skipped and final.info.signed
+        assert final.info.offset == _last_id(redis_client, inp)  # the broker position
+        assert [a.action for a in store.audit()] == ["restore"]  # the restart resumed from it
+    engine, extra = final.state["engine"], final.state["extra"]
     assert engine.metrics() == ref.metrics()
     assert engine.summary()["labels"] == ref.summary()["labels"]
-    assert engine.errors == ref.errors and final["dead_letters"] == 1
+    assert engine.errors == ref.errors and extra["dead_letters"] == 1
     assert [d["code"] for d in _entries(redis_client, dlq)] == ["malformed_message"]
     assert redis_client.xpending(inp, "engine")["pending"] == 0

@@ -109,3 +109,74 @@ path = "{out}"
 """
     )
     return path
+
+
+def messages(n: int = 1200, keys: int = 12, seed: int = 11, lag: int = 5) -> list[Any]:
+    """Observation and feedback messages; each feedback carries its observation's ``key``.
+
+    Feedback comes ``lag`` observations later (in arrival order), as a dict with ``key`` (a third
+    of them as a JSON string, a third as a ``Feedback`` instance), so the key is a plain field of
+    the message, not something a runtime adds. Extra messages the keyed runtime must handle: a
+    feedback with no key (a dead letter) and one naming the wrong key (``unknown_id`` there).
+    """
+    import json
+
+    from stream_ml.events import Feedback
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(keys, 2))
+    out: list[Any] = []
+    due: list[tuple[str, str, bool]] = []
+    for i in range(n):
+        k = int(rng.integers(keys))
+        x = rng.normal(size=2)
+        key = f"s{k:03d}"
+        features = {"x1": round(float(x[0]), 6), "x2": round(float(x[1]), 6)}
+        out.append({"kind": "observation", "id": f"e{i}", "key": key, "features": features})
+        due.append((f"e{i}", key, bool(x @ w[k] + 0.3 * rng.normal() > 0)))
+        if len(due) > lag:
+            id, fkey, label = due.pop(0)
+            form = i % 3
+            fb = {"kind": "feedback", "id": id, "label": label, "key": fkey}
+            if form == 0:
+                out.append(fb)
+            elif form == 1:
+                out.append(json.dumps(fb))
+            else:
+                out.append(Feedback(id=id, label=label, key=fkey))
+        if i == n // 3:
+            out.append({"kind": "feedback", "id": "e0", "label": True})  # no key
+        if i == n // 2:
+            wrong = "s000" if key != "s000" else "s001"
+            out.append({"kind": "feedback", "id": f"e{i}", "label": True, "key": wrong})
+    for id, fkey, label in due:
+        out.append({"kind": "feedback", "id": id, "label": label, "key": fkey})
+    return out
+
+
+def embedded_messages(msgs: list[Any]) -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
+    """One Engine per key fed its messages through ``Engine.process`` in arrival order.
+
+    Returns outputs by ``kind:id`` (engine refusals as ``error`` outputs with the source offset
+    as id, as the dataflow writes them), summaries by key, and the offsets of the messages that
+    have no key (the dataflow's dead letters).
+    """
+    from stream_ml.errors import StreamMLError
+    from stream_ml.events import ErrorRecord, parse_message
+
+    engines: dict[str, Engine] = {}
+    outputs: dict[str, Any] = {}
+    no_key: list[Any] = []
+    for offset, m in enumerate(msgs):
+        msg = parse_message(m)
+        if msg.key is None:
+            no_key.append(offset)
+            continue
+        eng = engines.setdefault(msg.key, engine(msg.key))
+        try:
+            o = eng.process(msg).to_dict()
+        except StreamMLError as err:
+            eng.annotate_last_error(offset)
+            o = {**ErrorRecord.from_error(err, offset).to_dict(), "id": str(offset)}
+        outputs[f"{o['kind']}:{o['id']}"] = o
+    return outputs, {k: e.summary() for k, e in engines.items()}, no_key

@@ -10,10 +10,13 @@ list of ``(routing_key, value)`` pairs, which is what Bytewax's keyed operators 
   dead-letter sink with its code, field, reason and offset.
 
 The routing key is ``GLOBAL_KEY`` for one global engine, else the record's key: the row's key
-column, or the message's ``key``. Feedback messages carry no key in the engine's schema, so in a
-keyed dataflow they must name it in the envelope (``{"kind": "feedback", "id": ..., "label": ...,
-"key": "store-7"}``); the decoder takes ``key`` out before validating the message. Feedback
-without a key in a keyed dataflow is a dead letter (``missing_field``), never guessed.
+column, or the message's ``key`` (:attr:`Observation.key <stream_ml.events.Observation.key>`,
+:attr:`Feedback.key <stream_ml.events.Feedback.key>`). So in a keyed dataflow feedback names the
+key of its observation: ``{"kind": "feedback", "id": "e1", "label": true, "key": "store-7"}``
+(the same JSON as the envelope form earlier versions read; it is now validated like the
+observation's key: a string of at most 256 characters). A message without a key in a keyed
+dataflow is a dead letter (``MissingFieldError``: code ``missing_field``, field ``key``), never
+guessed and never sent to an engine.
 
 >>> from connectors import RowDecoder
 >>> dec = Decoder(RowDecoder(target="y", target_type="int", key="store"), keyed=True)
@@ -21,7 +24,9 @@ without a key in a keyed dataflow is a dead letter (``missing_field``), never gu
 ...            (1, {"store": "s2", "a": "x", "y": "0"})])
 [('s1', (0, ({'a': 1.0}, 1, None, 's1', None))), ('__dead_letter__', {'code': 'not_a_number', ...})]
 >>> Decoder(None, keyed=True).one(5, {"kind": "feedback", "id": "e1", "label": 1, "key": "s1"})
-('s1', (5, Feedback(kind='feedback', id='e1', label=1, ...)))
+('s1', (5, Feedback(kind='feedback', id='e1', key='s1', label=1, ...)))
+>>> Decoder(None, keyed=True).one(6, {"kind": "feedback", "id": "e1", "label": 1})[1]["field"]
+'key'
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import json
 from typing import Any
 
 from stream_ml.errors import MalformedMessageError, MissingFieldError, StreamMLError
-from stream_ml.events import Observation, parse_message
+from stream_ml.events import parse_message
 from stream_ml.runtime.bytewax.driver import error_output
 
 GLOBAL_KEY = "__global__"
@@ -76,23 +81,14 @@ class Decoder:
                     record = json.loads(record)
                 except ValueError as exc:
                     raise MalformedMessageError(None, f"not JSON: {exc}") from None
-            route = None
-            if (
-                isinstance(record, dict)
-                and record.get("kind") != "observation"
-                and (record.get("kind") == "feedback" or "features" not in record)
-            ):
-                route = record.get("key")
-                if "key" in record:
-                    record = {k: v for k, v in record.items() if k != "key"}
             msg = parse_message(record)
             if not self.keyed:
                 return GLOBAL_KEY, (offset, msg)
-            if isinstance(msg, Observation):
-                route = msg.key
-            if route is None or route == "":
-                raise MissingFieldError("key", "a keyed dataflow needs the message's key")
-            return str(route), (offset, msg)
+            if not msg.key:
+                raise MissingFieldError(
+                    "key", f"a keyed dataflow routes by key: this {msg.kind} has none"
+                )
+            return msg.key, (offset, msg)
         except StreamMLError as err:
             return self._dead(err, offset)
 

@@ -5,69 +5,49 @@ The loop (:func:`consume`), for each message of a consumer group, in order:
 1. apply it: ``Engine.process`` (a bad message: counted by the engine, written to the
    dead-letter sink with its code, field and reason);
 2. write the output to the output sink (idempotent by output id);
-3. every ``snapshot_every`` messages: flush the sinks, write the engine + the id of the last
-   applied message to a local pickle file *atomically* (temp file, fsync, ``os.replace``), then
-   acknowledge the messages the snapshot covers.
+3. every ``snapshot_every`` messages: flush the sinks, save the engine to the signed SQLite
+   snapshot store (:class:`~stream_ml.stages.snapshotting.SnapshotStage`; the row's source
+   offset is the id of the last applied message), then acknowledge the messages it covers.
 
-A message is thus acknowledged only once its output is written **and** the engine state that
-includes it is on disk. After a crash (even ``SIGKILL``) the restarted consumer loads the
-snapshot, re-reads its own pending entries (delivered, never acknowledged), skips (and acks) the
-ones the snapshot already covers, re-applies the others in order (their outputs are re-written
+A message is thus acknowledged only once its output is written **and** a committed snapshot
+includes it. After a crash (even ``SIGKILL``) the restarted consumer loads the newest snapshot,
+re-reads its own pending entries (delivered, never acknowledged), skips (and acks) the ones the
+snapshot's offset already covers, re-applies the others in order (their outputs are re-written
 with the same ids, which the sink ignores) and goes on with new messages. The final engine state
 and outputs therefore equal an uninterrupted run's.
 
-The snapshot is a plain local pickle file for now (the SQLite snapshot store of
-:mod:`stream_ml.snapshots` is meant to replace it): only load snapshot files you wrote.
+The snapshots are ordinary snapshots of the store (``stream-ml snapshots list STORE`` lists them):
+payload ``{"engine": engine, "extra": {"dead_letters": n, "consumer": {...}}}``, signed with the
+store's key. A consumer never falls back to an older snapshot: the entries acknowledged after it
+would be lost. So a store whose newest snapshot does not verify (tampered, corrupt, unsigned
+without ``trust_unsigned``, another key) is refused with a typed error before anything is read or
+acknowledged; so is a store holding another consumer's state. Snapshots the engine asks for (on
+drift, on a promotion) are taken at once and tagged, as the replay runner does.
 
-Run it: ``python -m stream_ml.runtime.bytewax.group_consumer --config C --stream S --group G
---consumer NAME --output OUT --dead-letters DLQ --snapshot FILE``.
+Run it (the signing key comes from ``$STREAM_ML_SNAPSHOT_KEY``; ``--trust-unsigned`` writes and
+reads unsigned snapshots, only for local files)::
+
+    python -m stream_ml.runtime.bytewax.group_consumer --config C --stream S --group G \\
+        --consumer NAME --output OUT --dead-letters DLQ --snapshot STORE.db
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import pickle
-import tempfile
+import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stream_ml.engine import Engine
-from stream_ml.errors import SnapshotError, StreamMLError
-
-SNAPSHOT_VERSION = 1
-
-
-def save_snapshot(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically: a temp file beside it, then ``os.replace``."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=p.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump({"version": SNAPSHOT_VERSION, **state}, f, pickle.HIGHEST_PROTOCOL)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def load_snapshot(path: str | Path) -> dict[str, Any] | None:
-    """The state saved at ``path``, or None when there is none yet."""
-    try:
-        with open(path, "rb") as f:
-            state = pickle.load(f)
-    except FileNotFoundError:
-        return None
-    except (OSError, pickle.UnpicklingError, EOFError) as exc:
-        raise SnapshotError(f"cannot load consumer snapshot {str(path)!r}: {exc}") from exc
-    if state.get("version") != SNAPSHOT_VERSION:
-        raise SnapshotError(f"{str(path)!r}: unknown snapshot version {state.get('version')!r}")
-    return state
+from stream_ml.errors import (
+    ConfigError,
+    SnapshotCorrupt,
+    SnapshotError,
+    SnapshotSignatureError,
+    StreamMLError,
+)
+from stream_ml.stages.snapshotting import SnapshotStage
 
 
 def _dead_letter(err: Exception, offset: str, record: Any) -> dict[str, Any]:
@@ -82,38 +62,96 @@ def _dead_letter(err: Exception, offset: str, record: Any) -> dict[str, Any]:
     }
 
 
+def restore(
+    stage: SnapshotStage, consumer: Mapping[str, Any] | None = None
+) -> tuple[Engine, Any, int, int] | None:
+    """``(engine, last applied offset, dead letters, version)`` from the store's newest snapshot.
+
+    None for an empty store. Raises (typed, nothing changed) when the newest snapshot does not
+    verify, or when it is not a consumer snapshot of ``consumer``.
+    """
+    try:
+        rec = stage.latest()
+        skipped = stage.skipped
+    except SnapshotCorrupt as exc:  # no snapshot verifies
+        skipped = list(getattr(exc, "skipped", ()))
+        if not skipped:
+            raise  # the file itself is damaged
+        rec = None
+    if skipped:  # only an older snapshot verifies, or none does: never fall back
+        codes = {s.code for s in skipped}
+        cls = SnapshotSignatureError if SnapshotSignatureError.code in codes else SnapshotCorrupt
+        what = ", ".join(f"{s.version} ({s.code})" for s in skipped)
+        raise cls(
+            f"{stage.store.path}: the newest snapshot(s) {what} do not verify; a broker consumer "
+            "cannot resume from an older one (the entries acknowledged since would be lost). "
+            "Repair the store, or accept the loss with `stream-ml snapshots rollback`"
+        )
+    if rec is None:
+        return None
+    state: Any = rec.state
+    extra = state.get("extra") if isinstance(state, dict) else None
+    if not isinstance(extra, dict) or "dead_letters" not in extra:
+        raise SnapshotError(
+            f"{stage.store.path}: snapshot {rec.info.version} was not written by a broker consumer"
+        )
+    want = dict(consumer) if consumer is not None else None
+    if extra.get("consumer") != want:
+        raise ConfigError(
+            f"{stage.store.path} holds the state of consumer {extra.get('consumer')}, not "
+            f"{want}: give each consumer its own snapshot store"
+        )
+    stage.store.record_audit("restore", to_version=rec.info.version, reason="consumer resume")
+    return state["engine"], rec.info.offset, int(extra["dead_letters"]), rec.info.version
+
+
 def consume(
     engine_factory: Callable[[], Engine],
     reader: Any,
     sink: Any,
     dead_letters: Any,
-    snapshot_path: str | Path,
+    snapshots: SnapshotStage,
     *,
     snapshot_every: int = 100,
     idle_exit: float | None = None,
     order: Callable[[Any], Any] | None = None,
+    consumer: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Consume until idle for ``idle_exit`` seconds (forever when None); returns the summary.
 
     ``reader`` has ``pending()``, ``new()`` and ``ack(ids)`` (:class:`RedisGroupReader`,
-    :class:`NatsDurableReader`); ``order`` maps an offset to something comparable (default: the
-    offset itself).
+    :class:`NatsDurableReader`); its offsets must be JSON values (they are the snapshot rows'
+    source offsets). ``order`` maps an offset to something comparable (default: the offset
+    itself). ``snapshots`` is the consumer's own store (opened and closed by the caller);
+    ``consumer`` names the consumer (stream, group, name), is stored in every snapshot and must
+    match on restart. The summary is the engine's plus ``dead_letters``, ``offset`` (the last
+    applied message) and ``snapshot`` (the version the state is in).
     """
+    if snapshot_every < 1:
+        raise ConfigError(f"snapshot_every must be >= 1, got {snapshot_every}")
     key = order or (lambda o: o)
-    state = load_snapshot(snapshot_path)
-    if state is None:
-        engine, last, dead = engine_factory(), None, 0
+    ident = dict(consumer) if consumer is not None else None
+    restored = restore(snapshots, ident)
+    version: int | None
+    if restored is None:
+        engine, last, dead, version = engine_factory(), None, 0, None
     else:
-        engine, last, dead = state["engine"], state["offset"], state["dead_letters"]
+        engine, last, dead, version = restored
+    engine.snapshots = snapshots
     last_key = key(last) if last is not None else None
     unacked: list[Any] = []
     since = 0
 
-    def checkpoint() -> None:
-        nonlocal since
+    def checkpoint(tags: tuple[str, ...] = (), note: str | None = None) -> None:
+        nonlocal since, version
         sink.flush()
         dead_letters.flush()
-        save_snapshot(snapshot_path, {"engine": engine, "offset": last, "dead_letters": dead})
+        if since or tags:  # else only acks of entries the last snapshot covers
+            extra = {"dead_letters": dead, "consumer": ident}
+            info = snapshots.save(engine, offset=last, extra=extra, tags=tags, note=note)
+            if engine.events and engine.events[-1].get("kind") == "snapshot":
+                engine.events.pop()  # the stage's bookkeeping event: not state to carry
+            version = info.version
         reader.ack(unacked)
         unacked.clear()
         since = 0
@@ -137,6 +175,12 @@ def consume(
         last, last_key = offset, key(offset)
         unacked.append(offset)
         since += 1
+        if engine.requests:  # the engine asks for a snapshot (drift, promotion): tag it
+            asked = [r for r in engine.pop_requests() if r[0] == "snapshot"]
+            if asked:
+                note = "; ".join(r[2] for r in asked if r[2])
+                checkpoint(tuple(sorted({r[1] for r in asked})), note or None)
+                return
         if since >= snapshot_every:
             checkpoint()
 
@@ -158,6 +202,7 @@ def consume(
     out = engine.summary()
     out["dead_letters"] = dead
     out["offset"] = last
+    out["snapshot"] = version
     return out
 
 
@@ -173,26 +218,52 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--consumer", required=True)
     ap.add_argument("--output", required=True, help="output stream")
     ap.add_argument("--dead-letters", required=True, help="dead-letter stream")
-    ap.add_argument("--snapshot", required=True, help="local snapshot file")
+    ap.add_argument("--snapshot", required=True, help="SQLite snapshot store (one per consumer)")
     ap.add_argument("--snapshot-every", type=int, default=100)
+    ap.add_argument("--keep-last", type=int, default=10, help="snapshots kept (plus tagged ones)")
+    ap.add_argument("--key-env", default="STREAM_ML_SNAPSHOT_KEY", help="env var of the key")
+    ap.add_argument(
+        "--trust-unsigned",
+        action="store_true",
+        help="write and accept unsigned snapshots (pickle runs code: only local, trusted files)",
+    )
     ap.add_argument("--count", type=int, default=100, help="messages per read")
     ap.add_argument("--idle-exit", type=float, default=None, help="stop after this idle time (s)")
     a = ap.parse_args(argv)
-    cfg = load_any_config(a.config)
-    reader = RedisGroupReader(a.stream, a.group, a.consumer, url=a.url, count=a.count)
-    summary = consume(
-        lambda: Engine.from_config(cfg),
-        reader,
-        RedisStreamSink(a.output, url=a.url),
-        RedisStreamSink(a.dead_letters, url=a.url),
-        a.snapshot,
-        snapshot_every=a.snapshot_every,
-        idle_exit=a.idle_exit,
-        order=parse_id,
-    )
+    try:
+        cfg = load_any_config(a.config)
+        stage = SnapshotStage.open(
+            a.snapshot,
+            key_env=a.key_env,
+            trust_unsigned=a.trust_unsigned,
+            keep_last=a.keep_last,
+            config_hash=cfg.digest(),
+        )
+        try:
+            reader = RedisGroupReader(a.stream, a.group, a.consumer, url=a.url, count=a.count)
+            summary = consume(
+                lambda: Engine.from_config(cfg),
+                reader,
+                RedisStreamSink(a.output, url=a.url),
+                RedisStreamSink(a.dead_letters, url=a.url),
+                stage,
+                snapshot_every=a.snapshot_every,
+                idle_exit=a.idle_exit,
+                order=parse_id,
+                consumer={
+                    "broker": "redis",
+                    "stream": a.stream,
+                    "group": a.group,
+                    "consumer": a.consumer,
+                },
+            )
+        finally:
+            stage.close()
+    except StreamMLError as exc:
+        sys.exit(f"error: {exc}")
     print(
         f"consumed to {summary['offset']}: {summary['events']} events, "
-        f"{summary['dead_letters']} dead letters"
+        f"{summary['dead_letters']} dead letters, snapshot {summary['snapshot']}"
     )
 
 
