@@ -151,6 +151,9 @@ class SnapshotsConfig(_Config):
     path: str
     every_events: int | None = Field(default=1000, gt=0)
     every_seconds: float | None = Field(default=None, gt=0, description="event-time seconds")
+    on_promotion: bool = Field(
+        default=True, description="a snapshot tagged 'promotion' just before each promotion"
+    )
     keep_last: int | None = Field(default=None, ge=1)
     key_env: str = "STREAM_ML_SNAPSHOT_KEY"
     trust_unsigned: bool = False

@@ -91,7 +91,7 @@ class ABRouter(BaseRouter):
     def check(self) -> str | None:
         """Run the sequential test now; promote the winner if configured. Returns the winner."""
         winner = self.comparison.check(self.stats)
-        if winner is not None and self.promote_when_decided and self.promoted is None:
+        if winner is not None and self.promote_when_decided and not self.promoting:
             self._promote(winner, "mSPRT decided")
         return winner
 

@@ -6,6 +6,24 @@ much later), :meth:`BaseRouter.reward` with the same :class:`Decision`. The rout
 sequence numbers of decisions not yet rewarded in a bounded ledger (``max_pending``, oldest
 evicted first, evictions counted); a reward for a decision that is not in the ledger raises
 :class:`UnknownDecisionError`, is counted in ``errors`` and changes nothing else.
+
+Promotions. A router that decides (``promote_when_decided``, a canary's abort) records a
+:class:`Promotion` event. Standalone, the promotion takes effect at once. With
+``defer_promotions`` (the engine sets it) it is held in ``pending_promotion`` until
+:meth:`BaseRouter.apply_promotion` (the engine calls it before routing its next observation), so
+that the runtime can snapshot the state in between: the last state before the winner serves
+anything, from which a run resumes exactly, and in which the promotion can still be dropped
+(:meth:`BaseRouter.cancel_promotion`). Rewards that arrive while a promotion is pending are
+recorded as usual; the router does not decide a second time.
+
+>>> from stream_ml.experiments import ABConfig
+>>> router = ABConfig(promote_when_decided=True, min_samples=2).build(["a", "b"])
+>>> router.defer_promotions = True
+>>> router._promote("b", "decided")
+>>> router.promoted, router.pending_promotion.winner
+(None, 'b')
+>>> router.apply_promotion().winner, router.promoted, router.pending_promotion
+('b', 'b', None)
 """
 
 from __future__ import annotations
@@ -71,6 +89,9 @@ class BaseRouter:
     """
 
     kind = "base"
+    # class-level defaults for routers pickled before promotions could be deferred
+    pending_promotion: Promotion | None = None
+    defer_promotions = False
 
     def __init__(
         self,
@@ -90,6 +111,8 @@ class BaseRouter:
         self.rewards = 0
         self.evicted = 0
         self.promoted: str | None = None
+        self.pending_promotion = None
+        self.defer_promotions = False
         self.events: list[Promotion] = []
         self._pending: dict[int, None] = {}
 
@@ -134,6 +157,9 @@ class BaseRouter:
             "errors": dict(self.errors),
             "arms": {a: s.as_dict(self.confidence) for a, s in self.stats.items()},
             "promoted": self.promoted,
+            "pending_promotion": (
+                None if self.pending_promotion is None else self.pending_promotion.winner
+            ),
         }
 
     # -- helpers for subclasses --------------------------------------------------------------
@@ -186,6 +212,41 @@ class BaseRouter:
         self.errors[code] = self.errors.get(code, 0) + 1
         raise err from cause
 
+    @property
+    def promoting(self) -> bool:
+        """True once a promotion was decided (in effect or pending): do not decide again."""
+        return self.promoted is not None or self.pending_promotion is not None
+
+    def apply_promotion(self) -> Promotion | None:
+        """Let the pending promotion take effect now; returns it (None when there is none)."""
+        ev = self.pending_promotion
+        if ev is not None:
+            self.pending_promotion = None
+            self._take_effect(ev)
+        return ev
+
+    def cancel_promotion(self) -> Promotion | None:
+        """Drop the pending promotion (e.g. in a snapshot restored to undo it); returns it.
+
+        ``promote_when_decided`` is turned off, so that the same evidence does not promote
+        again; the experiment goes on as before the decision. (A canary's abort is not
+        optional: its guard aborts again at the next outcome if it still fails.)
+        """
+        ev = self.pending_promotion
+        if ev is not None:
+            self.pending_promotion = None
+            if hasattr(self, "promote_when_decided"):
+                self.promote_when_decided = False
+        return ev
+
     def _promote(self, winner: str, reason: str) -> None:
-        self.promoted = winner
-        self.events.append(Promotion(self.name, winner, reason, self.decisions))
+        ev = Promotion(self.name, winner, reason, self.decisions)
+        self.events.append(ev)
+        if self.defer_promotions:
+            self.pending_promotion = ev
+        else:
+            self._take_effect(ev)
+
+    def _take_effect(self, ev: Promotion) -> None:
+        """Route to the winner from now on (subclasses add their own changes)."""
+        self.promoted = ev.winner

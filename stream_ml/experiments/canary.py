@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from stream_ml.experiments._config_base import RouterConfigBase
-from stream_ml.experiments.base import BaseRouter, check_names
+from stream_ml.experiments.base import BaseRouter, Promotion, check_names
 from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.errors import ExperimentConfigError
 from stream_ml.experiments.hashing import unit_hash
@@ -106,11 +106,9 @@ class CanaryRouter(BaseRouter):
         return g.low > self.margin
 
     def _step(self, arm: str) -> None:
-        if self.state != RAMPING:
+        if self.state != RAMPING or self.pending_promotion is not None:
             return
         if self._guard_failed():
-            self.state = ABORTED
-            self._set_share(0.0)
             self._promote(self.primary, f"guard failed: candidate worse by > {self.margin}")
             return
         n = self.stats[self.candidate].n
@@ -119,11 +117,19 @@ class CanaryRouter(BaseRouter):
             if self.stage + 1 < len(self.schedule):
                 self.stage += 1
                 self._set_share(self.schedule[self.stage])
+            elif self.promote_when_decided:
+                self._promote(self.candidate, "ramp completed, guard held")
             else:
                 self.state = COMPLETED
-                if self.promote_when_decided:
-                    self._set_share(1.0)
-                    self._promote(self.candidate, "ramp completed, guard held")
+
+    def _take_effect(self, ev: Promotion) -> None:
+        super()._take_effect(ev)
+        if ev.winner == self.primary:  # the guard failed
+            self.state = ABORTED
+            self._set_share(0.0)
+        else:
+            self.state = COMPLETED
+            self._set_share(1.0)
 
     def summary(self) -> dict[str, Any]:
         out = super().summary()

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from stream_ml.experiments._config_base import RouterConfigBase
-from stream_ml.experiments.base import BaseRouter, check_names
+from stream_ml.experiments.base import BaseRouter, Promotion, check_names
 from stream_ml.experiments.comparison import Comparison
 from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.errors import ExperimentConfigError
@@ -84,12 +84,15 @@ class ShadowRouter(BaseRouter):
         if (
             winner is not None
             and self.promote_when_decided
-            and self.promoted is None
+            and not self.promoting
             and winner != self.primary
         ):
             self._promote(winner, "shadow candidate better (mSPRT)")
-            self._set_primary(winner)
         return winner
+
+    def _take_effect(self, ev: Promotion) -> None:
+        super()._take_effect(ev)
+        self._set_primary(ev.winner)
 
     def summary(self) -> dict[str, Any]:
         self.check()

@@ -159,6 +159,10 @@ class MixtureSPRT:
         self.alpha = alpha
         self.theta0 = theta0
         self.min_samples = min_samples
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the evidence (p-value, confidence sequence): a new test, same parameters."""
         self.p_value = 1.0
         self.low = -math.inf
         self.high = math.inf

@@ -128,7 +128,9 @@ def open_snapshots(config: EngineConfig, engine: Engine) -> SnapshotStage | None
         config_hash=config.digest(),
     )
     engine.snapshots = stage
-    engine.snapshot_policy = SnapshotPolicy(sc.every_events, sc.every_seconds)
+    engine.snapshot_policy = SnapshotPolicy(
+        sc.every_events, sc.every_seconds, on_promotion=sc.on_promotion
+    )
     return stage
 
 

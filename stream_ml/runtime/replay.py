@@ -13,6 +13,13 @@ Two kinds of sources:
 
 A bad record is counted (with its location) and skipped; nothing else changes. ``strict=True``
 stops at the first one instead.
+
+Requests. What the engine asks for in ``engine.requests`` (a drift alarm's or a promotion's
+``("snapshot", tag, note)``) is handled right after the engine call that asked, before the
+next one: at the record boundary, or, for a row source's labels released before the next
+prediction, between two of them (the snapshot then resumes from that record again, with the
+labels still held). A promotion therefore is snapshotted just before it takes effect (see
+``stream_ml.stages.routing``).
 """
 
 from __future__ import annotations
@@ -88,8 +95,8 @@ class Replay:
 
     # -- snapshots and exact resume -------------------------------------------------------------
 
-    def _extra(self) -> dict[str, Any]:
-        return {"held": list(self.held), "records": self.records}
+    def _extra(self, records: int | None = None) -> dict[str, Any]:
+        return {"held": list(self.held), "records": self.records if records is None else records}
 
     def resume(self) -> Any:
         """Restore the newest valid snapshot and seek the source to its offset.
@@ -115,18 +122,28 @@ class Replay:
         self.snapshots_at_start = engine.seq
         return rec.info
 
-    def snapshot(self, tags: tuple[str, ...] = (), note: str | None = None) -> Any:
-        """Snapshot the engine and this runner's state at the current offset (sinks flushed)."""
+    def snapshot(
+        self,
+        tags: tuple[str, ...] = (),
+        note: str | None = None,
+        at: tuple[int, int] | None = None,
+    ) -> Any:
+        """Snapshot the engine and this runner's state at the current offset (the engine's
+        records drained, sinks flushed). ``at``: ``(offset, records)`` to resume from instead
+        (a record to read again)."""
+        if self.engine.events:
+            self._drain()
         for sink in self.sinks:
             sink.flush()
+        offset, records = at if at is not None else (self.next_offset, None)
         return self.snapshots.save(
-            self.engine, offset=self.next_offset, extra=self._extra(), tags=tags, note=note
+            self.engine, offset=offset, extra=self._extra(records), tags=tags, note=note
         )
 
-    def _handle_requests(self) -> None:
+    def _handle_requests(self, at: tuple[int, int] | None = None) -> None:
         for action, tag, note in self.engine.pop_requests():
             if action == "snapshot" and self.snapshots is not None:
-                self.snapshot(tags=(tag,), note=note)
+                self.snapshot(tags=(tag,), note=note, at=at)
 
     def _drain(self) -> None:
         for ev in self.engine.drain_events():
@@ -141,8 +158,12 @@ class Replay:
             for sink in self.sinks:
                 sink.write(d)
 
-    def _release(self, upto: int) -> None:
-        held, learn = self.held, self.engine.learn
+    def _release(self, upto: int, reread: int | None = None) -> None:
+        """Learn the held labels due by ``upto``; requests are handled after each. ``reread``:
+        the offset of the record being read, whose prediction is still to come (a snapshot
+        taken here resumes by reading it again)."""
+        engine = self.engine
+        held, learn = self.held, engine.learn
         while held and held[0][0] <= upto:
             _, id, label = held.popleft()
             try:
@@ -150,6 +171,8 @@ class Replay:
             except StreamMLError:
                 if self.strict:
                     raise
+            if engine.requests:
+                self._handle_requests(None if reread is None else (reread, self.records - 1))
 
     def _bad(self, err: StreamMLError, offset: int, counted: bool) -> None:
         where = self.source.location(offset) if hasattr(self.source, "location") else offset
@@ -191,8 +214,8 @@ class Replay:
                     self._bad(err, offset, counted=False)
                     continue
                 i = engine.seq
-                if self.held:
-                    self._release(i)
+                if self.held:  # before this record's prediction: a snapshot reads it again
+                    self._release(i, offset)
                 try:
                     p: Any = engine.predict(
                         x, id=id if id is not None else str(offset), key=key, ts=ts, copy=False
@@ -213,6 +236,8 @@ class Replay:
                 emit(p)
             if tl_every and isinstance(p, Prediction) and p.seq % tl_every == 0:
                 self._snap_timeline()
+        if engine.requests:
+            self._handle_requests()
         if engine.events:
             self._drain()
         self.finish()

@@ -1,4 +1,13 @@
-"""When to snapshot: every N events and/or every T seconds of *event* time, plus on demand.
+"""When to snapshot: every N events and/or every T seconds of *event* time, plus on demand, on
+drift alarms (a monitor's ``snapshot`` action) and on promotions (``on_promotion``).
+
+A promotion (an experiment router decided, or a canary aborted) asks the runtime for a snapshot
+tagged ``promotion`` through ``engine.requests`` when the engine has a store and
+``on_promotion`` is true (the default). Inside the engine the promotion takes effect when the
+next observation is routed, and the runtime handles requests before that, so the snapshot
+holds the state just *before* the winner serves: the router still unpromoted, its decision in
+``pending_promotion``. Restored, it resumes exactly (the promotion takes effect at the first
+observation); to undo the promotion, restore it and call ``router.cancel_promotion()``.
 
 The configuration (:class:`SnapshotPolicyConfig`, a frozen pydantic model) builds the logic
 (:class:`SnapshotPolicy`, a small picklable object that belongs to the engine state, so a restored
@@ -18,7 +27,8 @@ class SnapshotPolicyConfig(BaseModel):
     """Configuration of the snapshot schedule and retention.
 
     ``every_events`` and ``every_seconds`` (event time) may both be set: a snapshot is due when
-    either is reached. Both None means on demand only. ``keep_last`` is the retention passed to
+    either is reached. Both None means on demand only. ``on_promotion``: a tagged snapshot just
+    before each promotion takes effect (module docs). ``keep_last`` is the retention passed to
     the store (the newest K plus every tagged snapshot are kept; None keeps all).
 
     Examples:
@@ -32,11 +42,16 @@ class SnapshotPolicyConfig(BaseModel):
     kind: Literal["snapshot_policy"] = "snapshot_policy"
     every_events: int | None = Field(default=1000, gt=0)
     every_seconds: float | None = Field(default=None, gt=0)
+    on_promotion: bool = True
     keep_last: int | None = Field(default=None, ge=1)
 
     def build(self) -> SnapshotPolicy:
         """A fresh policy (nothing taken yet)."""
-        return SnapshotPolicy(every_events=self.every_events, every_seconds=self.every_seconds)
+        return SnapshotPolicy(
+            every_events=self.every_events,
+            every_seconds=self.every_seconds,
+            on_promotion=self.on_promotion,
+        )
 
 
 class SnapshotPolicy:
@@ -58,15 +73,22 @@ class SnapshotPolicy:
         [3, 5]
     """
 
-    __slots__ = ("_events", "_time", "every_events", "every_seconds")
+    __slots__ = ("_events", "_time", "every_events", "every_seconds", "on_promotion")
 
-    def __init__(self, every_events: int | None = 1000, every_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        every_events: int | None = 1000,
+        every_seconds: float | None = None,
+        *,
+        on_promotion: bool = True,
+    ) -> None:
         if every_events is not None and every_events <= 0:
             raise ValueError(f"every_events must be > 0 or None, got {every_events}")
         if every_seconds is not None and not every_seconds > 0:
             raise ValueError(f"every_seconds must be > 0 or None, got {every_seconds}")
         self.every_events = every_events
         self.every_seconds = every_seconds
+        self.on_promotion = on_promotion
         self._events = 0
         self._time: float | None = None
 
@@ -95,11 +117,12 @@ class SnapshotPolicy:
         return {name: getattr(self, name) for name in self.__slots__}
 
     def __setstate__(self, state: dict[str, object]) -> None:
+        state = {"on_promotion": True, **state}  # pickled before on_promotion existed
         for name, value in state.items():
             object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         return (
             f"SnapshotPolicy(every_events={self.every_events}, every_seconds={self.every_seconds}, "
-            f"last={self.last})"
+            f"on_promotion={self.on_promotion}, last={self.last})"
         )

@@ -11,6 +11,16 @@ what propensity; the decision is kept with the pending prediction. When the feed
 * an interleaved ranking is credited with ``router.credit(interleaved, clicks)``;
 * the decision and reward are logged for off-policy evaluation (a bounded log).
 
+Promotions. The stage sets the router's ``defer_promotions``. A promotion the router decides
+during an event is forwarded at the end of that event: a ``promotion`` record in
+``engine.events`` and, when the engine has a snapshot store and its snapshot policy's
+``on_promotion`` is on (the default), a request ``("snapshot", "promotion", note)`` in
+``engine.requests``. It takes effect when the engine routes its *next* observation (feedback
+in between is credited as usual and cannot promote again). A runtime that handles requests
+between events (the replay runner does) therefore snapshots the state just before the
+promotion takes effect. (A promotion decided inside a ``summary()`` call is forwarded at the
+end of the next observation and takes effect at the one after.)
+
 Ranking requests: an observation with ``candidates`` (each a dict of features with an ``id``) is
 scored candidate by candidate (``{**x, **candidate}``); a model's answer is its ranking (ids by
 decreasing score).
@@ -76,14 +86,49 @@ class RouterStage:
         How many (decision, reward) records the off-policy log keeps (the newest).
     """
 
+    defers = False  # a stage pickled before promotions were deferred: they act at once
+
     def __init__(self, router: Any, model_names: Sequence[str], *, log_size: int = 100_000):
         self.router = router
         self.names = tuple(model_names)
         self.log_size = log_size
         self._log: deque[tuple[str, float, float]] = deque(maxlen=log_size)
-        self.events: list[dict[str, Any]] = []
+        self.defers = hasattr(router, "apply_promotion")
+        if self.defers:
+            router.defer_promotions = True
+
+    def settle(self) -> None:
+        """Let a promotion decided and forwarded at an earlier event take effect (called before
+        each observation is routed)."""
+        router = self.router
+        if self.defers and router.pending_promotion is not None and not router.events:
+            router.apply_promotion()
+
+    def forward(self, engine: Any) -> None:
+        """The router's promotion events: ``promotion`` records, and snapshot requests when the
+        engine has a store and its policy's ``on_promotion`` is on (module docstring)."""
+        router = self.router
+        if not getattr(router, "events", None):
+            return
+        policy = engine.snapshot_policy
+        snapshot = engine.snapshots is not None and getattr(policy, "on_promotion", True)
+        for ev in router.pop_events():
+            engine.events.append(
+                {
+                    "kind": "promotion",
+                    "id": f"{ev.experiment}:{ev.decisions}",
+                    "experiment": ev.experiment,
+                    "winner": ev.winner,
+                    "reason": ev.reason,
+                    "decisions": ev.decisions,
+                }
+            )
+            if snapshot:
+                note = f"{ev.experiment}: {ev.winner} promoted ({ev.reason})"
+                engine.requests.append(("snapshot", "promotion", note))
 
     def route(self, key: str | None, rng: np.random.Generator) -> Decision:
+        self.settle()
         return self.router.route(key, rng)
 
     def interleave(self, decision: Decision, rankings: dict[str, list[str]], rng: Any) -> Any:
@@ -135,17 +180,6 @@ class RouterStage:
         router.reward(decision, reward)
         if decision.arm != INTERLEAVED:
             self._log.append((decision.arm, decision.propensity, float(reward)))
-        for ev in router.pop_events():
-            self.events.append(
-                {
-                    "kind": "promotion",
-                    "id": f"{ev.experiment}:{ev.decisions}",
-                    "experiment": ev.experiment,
-                    "winner": ev.winner,
-                    "reason": ev.reason,
-                    "decisions": ev.decisions,
-                }
-            )
 
     def off_policy(self) -> dict[str, dict[str, Any]]:
         """IPS, SNIPS and DR estimates of serving each model always, from the log."""
@@ -182,6 +216,8 @@ def predict_routed(
             raise engine._count(err) from None
     if stage is not None:
         decision = stage.route(key, engine.rng)
+        if stage.defers and stage.router.events:  # decided in a summary() call
+            stage.forward(engine)
         answering = set(decision.answering)
         served, propensity = decision.served, decision.propensity
     else:
@@ -239,17 +275,11 @@ def learn_routed(engine: Any, id: str, record: tuple, label: Any, reward: Any, c
         if bad:
             engine.pending.records[id] = record  # nothing changes
             raise engine._count(EventError("clicks", f"clicked items were not shown: {bad}"))
+    stage = engine.router
     try:
-        if engine.router is not None and decision is not None:
-            engine.router.feedback(
-                decision, interleaved, engine.slots, answers, label, reward, clicks
-            )
-            if engine.router.events:
-                for ev in engine.router.events:
-                    note = f"{ev['experiment']}: {ev['winner']} ({ev['reason']})"
-                    engine.requests.append(("snapshot", "promotion", note))
-                engine.events.extend(engine.router.events)
-                engine.router.events = []
+        if stage is not None and decision is not None:
+            stage.feedback(decision, interleaved, engine.slots, answers, label, reward, clicks)
+            stage.forward(engine)
     except StreamMLError as err:
         engine.pending.records[id] = record
         raise engine._count(err) from None

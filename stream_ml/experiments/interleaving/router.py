@@ -9,15 +9,28 @@ Protocol with the engine:
    candidates; serve ``il.items``; keep ``il`` in the pending record.
 3. On feedback, ``router.credit(il, clicks)`` credits the clicks and records win / loss / tie
    for every pair of rankers. A click on an item not shown raises :class:`UnknownClickError`,
-   counted, and changes nothing.
+   counted, and changes nothing. Every ``check_every`` credits (after the burn-in) the router
+   runs :meth:`InterleavingRouter.check`, so that ``promote_when_decided`` acts without anyone
+   asking for a summary.
 
 Per pair the router reports wins, losses, ties, the sign test (``scipy.stats.binomtest``, a
 fixed-sample test) and an always-valid mSPRT on the mean outcome (Johari et al. 2017), which is
 the one used for "decided", so that watching the dashboard does not inflate false positives.
+
+Burn-in. The mSPRT assumes the outcome has one mean. While the rankers are still learning it
+does not: a ranker that starts badly and learns fast loses the early comparisons and wins the
+later ones, and a test fed from the first comparison can settle on the worse ranker (its
+p-value is a running minimum and its confidence sequence a running intersection, so early
+evidence is never forgotten). The first ``burn_in`` credited comparisons (default 1000) are
+therefore counted (wins, losses, ties, sign test, ``mean_outcome``) but not fed to the
+sequential test. :meth:`InterleavingRouter.restart_test` starts the tests afresh, with a new
+burn-in, e.g. after a ranker was replaced or rolled back; each restart is a new test at level
+``alpha``, so k restarts bound the false-positive rate by k * alpha, not alpha.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -34,6 +47,9 @@ from stream_ml.experiments.interleaving.probabilistic import Probabilistic
 from stream_ml.experiments.interleaving.team_draft import TeamDraft
 from stream_ml.experiments.stats import ArmStats, MixtureSPRT, sign_test
 
+#: Default burn-in: credited comparisons before the sequential tests are fed (module docs).
+BURN_IN = 1000
+
 
 def make_method(method: str, tau: float = 3.0) -> Method:
     """The interleaving method called ``method``."""
@@ -47,12 +63,32 @@ def make_method(method: str, tau: float = 3.0) -> Method:
 
 
 class _Pair:
-    __slots__ = ("losses", "outcome", "test", "ties", "wins")
+    """One pair's counts over every credited comparison, and its sequential test, fed with the
+    outcomes after the burn-in (``tested``)."""
+
+    __slots__ = ("losses", "outcome", "test", "tested", "ties", "wins")
 
     def __init__(self, alpha: float, tau: float, min_samples: int) -> None:
         self.wins = self.losses = self.ties = 0
         self.outcome = ArmStats()
+        self.tested = ArmStats()
         self.test = MixtureSPRT(tau=tau, alpha=alpha, min_samples=min_samples)
+
+    def restart(self) -> None:
+        """A fresh test with the same parameters; the counts go on."""
+        self.tested = ArmStats()
+        self.test.reset()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple):  # pickled by object.__reduce_ex__ before __getstate__
+            state = {**(state[0] or {}), **state[1]}
+        # a router pickled before burn-in existed fed every outcome to its test
+        state.setdefault("tested", copy.copy(state["outcome"]))
+        for name, value in state.items():
+            setattr(self, name, value)
 
 
 class InterleavingRouter(BaseRouter):
@@ -76,6 +112,12 @@ class InterleavingRouter(BaseRouter):
 
     kind = "interleaving"
     merges = True
+    # class-level defaults for a router pickled before burn-in existed (its test saw everything)
+    burn_in = 0
+    check_every = 0  # and it was only checked when asked (check(), summary())
+    compared = 0
+    test_start = 0
+    test_restarts = 0
 
     def __init__(
         self,
@@ -87,12 +129,18 @@ class InterleavingRouter(BaseRouter):
         alpha: float = 0.05,
         tau: float = 0.2,
         min_samples: int = 30,
+        burn_in: int = BURN_IN,
+        check_every: int = 10,
         promote_when_decided: bool = False,
         **common: Any,
     ) -> None:
         super().__init__(rankers, **common)
         if method == "balanced" and len(self.arms) != 2:
             raise ExperimentConfigError("balanced interleaving takes exactly two rankers")
+        if burn_in < 0:
+            raise ExperimentConfigError(f"burn_in must be >= 0, got {burn_in}")
+        if check_every < 1:
+            raise ExperimentConfigError(f"check_every must be >= 1, got {check_every}")
         self.method = make_method(method, softmax_tau)
         self.length = length
         self.promote_when_decided = promote_when_decided
@@ -100,6 +148,11 @@ class InterleavingRouter(BaseRouter):
         self.pairs = {p: _Pair(alpha / k, tau, min_samples) for p in pairs(self.arms)}
         self._probs = {a: 1.0 / len(self.arms) for a in self.arms}
         self.winner: str | None = None
+        self.burn_in = burn_in
+        self.check_every = check_every
+        self.compared = 0  # credited comparisons
+        self.test_start = 0  # comparisons before the current test's burn-in began
+        self.test_restarts = 0
 
     def route(self, key: str | None, rng: np.random.Generator) -> Decision:
         if self.promoted is not None:
@@ -135,6 +188,8 @@ class InterleavingRouter(BaseRouter):
             self._fail(UnknownDecisionError(interleaved.seq))
         del self._pending[interleaved.seq]
         self.rewards += 1
+        self.compared += 1
+        tested = self.compared - self.test_start > self.burn_in
         for r, score in result.scores.items():
             self.stats[r].update(score)
         for pair, o in result.outcomes.items():
@@ -146,7 +201,33 @@ class InterleavingRouter(BaseRouter):
             else:
                 st.ties += 1
             st.outcome.update(o)
+            if tested:
+                st.tested.update(o)
+        if tested and self.check_every and self.compared % self.check_every == 0:
+            self.check()
         return result
+
+    @property
+    def burn_in_left(self) -> int:
+        """Credited comparisons still to come before the current test is fed."""
+        return max(self.test_start + self.burn_in - self.compared, 0)
+
+    def restart_test(self) -> None:
+        """Start every pair's sequential test afresh, after a new burn-in (e.g. once a ranker
+        was replaced). The verdict is cleared; wins, losses and ties go on. Each restart is a
+        new test at level ``alpha`` (see the module docs). A promoted router has nothing left
+        to test: :class:`ExperimentConfigError`.
+        """
+        if self.promoted is not None or self.pending_promotion is not None:
+            raise ExperimentConfigError(
+                f"experiment {self.name!r} promoted {self.promoted or self.pending_promotion}: "
+                "nothing to test"
+            )
+        for st in self.pairs.values():
+            st.restart()
+        self.winner = None
+        self.test_start = self.compared
+        self.test_restarts += 1
 
     def reward(self, decision: Decision, reward: float) -> None:
         """For a promoted winner: the served ranker's metric (interleaved events use credit)."""
@@ -160,7 +241,7 @@ class InterleavingRouter(BaseRouter):
             return self.winner
         beats: dict[str, set[str]] = {a: set() for a in self.arms}
         for (r, s), st in self.pairs.items():
-            st.test.update_one(st.outcome)
+            st.test.update_one(st.tested)
             if st.test.rejected:
                 if st.test.low > 0:
                     beats[r].add(s)
@@ -179,6 +260,13 @@ class InterleavingRouter(BaseRouter):
         out["method"] = self.method.name
         out["status"] = "decided" if self.winner is not None else "not yet"
         out["winner"] = self.winner
+        out["burn_in"] = {
+            "comparisons": self.burn_in,
+            "left": self.burn_in_left,
+            "compared": self.compared,
+            "test_started_after": self.test_start,
+            "restarts": self.test_restarts,
+        }
         out["pairs"] = {
             f"{r}>{s}": {
                 "wins": st.wins,
@@ -186,6 +274,8 @@ class InterleavingRouter(BaseRouter):
                 "ties": st.ties,
                 "sign_test_p": sign_test(st.wins, st.losses),
                 "mean_outcome": st.outcome.mean,
+                "tested": st.tested.n,
+                "tested_mean_outcome": st.tested.mean,
                 "sequential": st.test.as_dict(),
             }
             for (r, s), st in self.pairs.items()
@@ -195,7 +285,8 @@ class InterleavingRouter(BaseRouter):
 
 class InterleavingConfig(RouterConfigBase):
     """Config of :class:`InterleavingRouter`: ``method`` is team_draft, balanced or
-    probabilistic; ``length`` the merged list length (default: longest ranking)."""
+    probabilistic; ``length`` the merged list length (default: longest ranking); ``burn_in``
+    the credited comparisons counted but not fed to the sequential test (module docs)."""
 
     kind: Literal["interleaving"] = "interleaving"
     method: Literal["team_draft", "balanced", "probabilistic"] = "team_draft"
@@ -204,6 +295,8 @@ class InterleavingConfig(RouterConfigBase):
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     tau: float = Field(0.2, gt=0.0)
     min_samples: int = Field(30, ge=2)
+    burn_in: int = Field(BURN_IN, ge=0)
+    check_every: int = Field(10, ge=1)
     promote_when_decided: bool = False
 
     def build(self, model_names: Sequence[str]) -> InterleavingRouter:
@@ -218,6 +311,8 @@ class InterleavingConfig(RouterConfigBase):
             alpha=self.alpha,
             tau=self.tau,
             min_samples=self.min_samples,
+            burn_in=self.burn_in,
+            check_every=self.check_every,
             promote_when_decided=self.promote_when_decided,
             **self.common(),
         )
