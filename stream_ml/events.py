@@ -125,6 +125,8 @@ class Feedback(_Message):
 
 Message = Annotated[Observation | Feedback, Field(discriminator="kind")]
 _MESSAGE: TypeAdapter[Observation | Feedback] = TypeAdapter(Message)
+_OBSERVATION = Observation.__pydantic_validator__.validate_python
+_FEEDBACK = Feedback.__pydantic_validator__.validate_python
 
 
 def parse_message(data: Any) -> Observation | Feedback:
@@ -137,8 +139,10 @@ def parse_message(data: Any) -> Observation | Feedback:
     try:
         if isinstance(data, str | bytes | bytearray):
             data = TypeAdapter(dict[str, Any]).validate_json(data)
-        if isinstance(data, dict) and "kind" not in data:
-            data = {**data, "kind": "observation" if "features" in data else "feedback"}
+        if isinstance(data, dict) and "kind" not in data:  # the kind's default fills it in
+            if "features" in data:
+                return _OBSERVATION(data)
+            return _FEEDBACK(data)
         return _MESSAGE.validate_python(data)
     except ValidationError as exc:
         raise _from_validation(exc) from exc
@@ -209,10 +213,21 @@ class Prediction:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (keys of ``proba`` as strings, as JSON needs)."""
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        if self.proba is not None:
-            d["proba"] = {_key(k): v for k, v in self.proba.items()}
-        return d
+        proba = self.proba
+        return {
+            "id": self.id,
+            "model": self.model,
+            "y_pred": self.y_pred,
+            "proba": None if proba is None else {_key(k): v for k, v in proba.items()},
+            "key": self.key,
+            "ts": self.ts,
+            "seq": self.seq,
+            "propensity": self.propensity,
+            "model_version": self.model_version,
+            "shadow": self.shadow,
+            "fallback": self.fallback,
+            "kind": self.kind,
+        }
 
 
 @dataclasses.dataclass(slots=True)

@@ -23,13 +23,13 @@ the event was published; event times are inside ``data``.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import to_json
 
 from stream_ml.serve.outbox import Outbox
 
@@ -53,11 +53,12 @@ class FeedEvent(BaseModel):
 
 
 def dumps(obj: Any) -> str:
-    """Compact JSON; NaN and infinities (metrics before any label) become ``null``."""
-    try:
-        return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=_default)
-    except ValueError:
-        return json.dumps(_finite(obj), separators=(",", ":"), allow_nan=False, default=_default)
+    """Compact JSON; NaN and infinities (metrics before any label) become ``null``.
+
+    >>> dumps({"a": float("nan"), "b": [1, 2.5]})
+    '{"a":null,"b":[1,2.5]}'
+    """
+    return to_json(obj, inf_nan_mode="null", fallback=_default).decode()
 
 
 def _default(o: Any) -> Any:

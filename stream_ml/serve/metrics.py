@@ -46,7 +46,8 @@ class ServeMetrics:
             "stream_ml_engine_round_seconds", "Engine time per round of queued jobs",
             buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
         self.wait = Histogram(
-            "stream_ml_queue_wait_seconds", "Time a job waited for the engine",
+            "stream_ml_queue_wait_seconds",
+            "Time a queued job waited for the engine (jobs applied at once never wait)",
             buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
         self.connections = Gauge("stream_ml_connections", "Open websocket connections",
                                  ["endpoint"], registry=r)  # fmt: skip

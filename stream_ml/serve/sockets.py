@@ -124,7 +124,10 @@ async def _answer(msg: Mapping[str, Any], st: ServeState, bucket: TokenBucket,
     if text is None:
         metrics.errors.labels("binary").inc()
         return dumps(error("malformed_message", "binary frames are not accepted; send JSON text"))
-    if len(text) > s.max_message_bytes or len(text.encode()) > s.max_message_bytes:
+    size = len(text)  # characters; UTF-8 takes at most 4 bytes each: encode only if it may matter
+    if size > s.max_message_bytes or (
+        size * 4 > s.max_message_bytes and len(text.encode()) > s.max_message_bytes
+    ):
         metrics.errors.labels("too_big").inc()
         return TOO_BIG
     try:

@@ -111,6 +111,10 @@ class EngineWorker:
         self.last_metrics: dict[str, Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._snapped_at = getattr(engine, "seq", 0)  # engine.seq at the last snapshot
+        # the hot path's labelled metric children, looked up once
+        self._observations = metrics.events.labels("observation")
+        self._feedbacks = metrics.events.labels("feedback")
+        self._served_children: dict[str, Any] = {}
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -137,15 +141,13 @@ class EngineWorker:
         n = sum(1 for m in items if not isinstance(m, dict))
         if n and (self.queued + n) * self.cost > self.settings.latency_budget:
             return self._fallback(items, batch, "latency")
+        if self.queue.empty():
+            # Idle owner: apply the messages now, on this same event-loop thread. Nothing is
+            # queued before them, so arrival order holds, and the engine is still driven by one
+            # job at a time (this never awaits); it saves two task switches per message.
+            return self._now(items, batch, n)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         job = _Job(items, None, batch, self.clock(), fut)
-        if self.queue.empty():
-            # Idle owner: run the job now, on this same event-loop thread. Nothing is queued
-            # before it, so arrival order holds, and the engine is still driven by one job at a
-            # time (_round never awaits); this saves two task switches per message.
-            self.queued += n
-            self._round([job])
-            return fut.result()
         try:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -172,6 +174,20 @@ class EngineWorker:
             self._round(jobs)
             if not queue.empty():
                 await asyncio.sleep(0)  # let readers and writers run between rounds
+
+    def _now(self, items: list[Item], batch: bool, n: int) -> list[dict[str, Any]]:
+        """One job applied at once (the queue is empty): :meth:`_round` without the job."""
+        clock = self.clock
+        t0 = clock()
+        try:
+            out = self._apply(items, batch)
+        finally:
+            if n:
+                elapsed = clock() - t0
+                self.cost = 0.9 * self.cost + 0.1 * (elapsed / n)
+                self.metrics.latency.observe(elapsed)
+            self._after()
+        return out
 
     def _round(self, jobs: list[_Job]) -> None:
         now = self.clock()
@@ -202,6 +218,10 @@ class EngineWorker:
         if n:
             self.cost = 0.9 * self.cost + 0.1 * (elapsed / n)
             self.metrics.latency.observe(elapsed)
+        self._after()
+
+    def _after(self) -> None:
+        """After a round: the snapshots asked for, then the engine's records onto the feed."""
         engine = self.engine
         if getattr(engine, "snapshots", None) is not None:
             self._snapshots(engine)
@@ -235,10 +255,9 @@ class EngineWorker:
 
     def _apply(self, items: list[Item], batch: bool) -> list[dict[str, Any]]:
         engine, last, keep = self.engine, self.last, self.settings.fallback_keys
-        hub, served = self.hub, Counter[str]()
+        hub, served, children = self.hub, self.served, self._served_children
         out: list[dict[str, Any]] = []
         n_obs = n_fb = 0
-        codes: Counter[str] = Counter()
         for i, m in enumerate(items):
             if isinstance(m, dict):
                 out.append(m)
@@ -248,34 +267,36 @@ class EngineWorker:
                     n_obs += 1
                     p = engine.process(m)
                     d = p.to_dict()
-                    served[p.model] += 1
+                    model = p.model
+                    served[model] += 1
+                    child = children.get(model)
+                    if child is None:
+                        child = children[model] = self.metrics.predictions.labels(model, "false")
+                    child.inc()
                     if keep:
-                        last[p.key] = (p.model, p.y_pred, p.proba)
-                        last.move_to_end(p.key)
+                        key = p.key
+                        if key in last:
+                            last.move_to_end(key)
+                        last[key] = (model, p.y_pred, p.proba)
                         if len(last) > keep:
                             last.popitem(last=False)
-                    hub.prediction(d)
+                    if hub.subscribers:
+                        hub.prediction(d)
                 else:
                     n_fb += 1
                     self._lag(engine, m)
                     d = engine.process(m).to_dict()
             except StreamMLError as err:
-                codes[err.code] += 1
+                self.metrics.errors.labels(err.code).inc()
                 d = ErrorRecord.from_error(err, i if batch else None).to_dict()
             except Exception as exc:
-                codes["internal"] += 1
+                self.metrics.errors.labels("internal").inc()
                 d = error("internal", f"{type(exc).__name__}: {exc}", None, i if batch else None)
             out.append(d)
-        m_ = self.metrics
-        for name, c in served.items():
-            m_.predictions.labels(name, "false").inc(c)
-        self.served.update(served)
         if n_obs:
-            m_.events.labels("observation").inc(n_obs)
+            self._observations.inc(n_obs)
         if n_fb:
-            m_.events.labels("feedback").inc(n_fb)
-        for code, c in codes.items():
-            m_.errors.labels(code).inc(c)
+            self._feedbacks.inc(n_fb)
         return out
 
     def _lag(self, engine: Any, fb: Feedback) -> None:
