@@ -2,8 +2,10 @@
 engine, answer, metrics. Used with callgrind to count instructions, which do not depend on what
 else the machine is doing:
 
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python benchmarks/bench_serve_path.py 1000
-    valgrind --tool=callgrind --callgrind-out-file=/dev/null python benchmarks/bench_serve_path.py 3000
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python benchmarks/bench_serve_path.py 1000
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python benchmarks/bench_serve_path.py 3000
 
 (instructions per message = difference of the two totals / 2000; start-up cancels out). Run
 plainly it prints microseconds per message.

@@ -93,6 +93,13 @@ def main() -> None:
     help="Bytewax: one engine per record key, or one global engine.",
 )
 @click.option(
+    "--key-groups",
+    type=click.IntRange(min=0),
+    default=128,
+    show_default=True,
+    help="Bytewax --keyed: key groups (units of state and of spreading; 0: one per key).",
+)
+@click.option(
     "--snapshot-interval",
     type=float,
     default=10.0,
@@ -100,14 +107,15 @@ def main() -> None:
     help="Bytewax: seconds between recovery snapshots.",
 )
 def run(config: str, as_json: bool, strict: bool, limit: int | None, runtime: str,
-        workers: int, processes: int, recovery: str | None, keyed: bool,
+        workers: int, processes: int, recovery: str | None, keyed: bool, key_groups: int,
         snapshot_interval: float) -> None:  # fmt: skip
     """Replay CONFIG's source through its engine and report metrics per model."""
     from stream_ml.config import load_config
     from stream_ml.runtime.build import build_replay, close_replay
 
     if runtime == "bytewax":
-        _run_bytewax(config, as_json, workers, processes, recovery, keyed, snapshot_interval)
+        _run_bytewax(config, as_json, workers, processes, recovery, keyed, snapshot_interval,
+                     key_groups)  # fmt: skip
         return
     try:
         cfg = load_config(config)
@@ -131,12 +139,14 @@ def run(config: str, as_json: bool, strict: bool, limit: int | None, runtime: st
 
 
 def _run_bytewax(config: str, as_json: bool, workers: int, processes: int,
-                 recovery: str | None, keyed: bool, snapshot_interval: float) -> None:  # fmt: skip
+                 recovery: str | None, keyed: bool, snapshot_interval: float,
+                 key_groups: int = 128) -> None:  # fmt: skip
     from stream_ml.runtime.bytewax_flow import run_bytewax
 
     try:
         result = run_bytewax(config, workers, processes, recovery, keyed=keyed,
-                             snapshot_interval=snapshot_interval)  # fmt: skip
+                             snapshot_interval=snapshot_interval,
+                             key_groups=key_groups)  # fmt: skip
     except StreamMLError as exc:
         _fail(exc, 1)
     if as_json:

@@ -66,6 +66,7 @@ def flow_from_env(env: dict[str, str] | None = None) -> Any:
         keyed=env.get("STREAM_ML_KEYED", "0") == "1",
         batch_size=int(env.get("STREAM_ML_BATCH_SIZE", "1000")),
         snapshots=env.get("STREAM_ML_SNAPSHOTS", "1") == "1",
+        key_groups=int(env.get("STREAM_ML_KEY_GROUPS", "128")) or None,
     )
 
 

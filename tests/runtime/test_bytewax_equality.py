@@ -42,7 +42,7 @@ def reference(data):
     return workload.embedded(data, DELAY)
 
 
-def _flow(data, got: list, *, batch_size: int = 64):
+def _flow(data, got: list, *, batch_size: int = 64, key_groups: int | None = 128):
     return build_flow(
         workload.engine,
         source=lambda: IterableSource(data),
@@ -51,6 +51,7 @@ def _flow(data, got: list, *, batch_size: int = 64):
         delay=DELAY,
         sinks=[lambda: ListSink(got)],
         batch_size=batch_size,
+        key_groups=key_groups,
     )
 
 
@@ -70,18 +71,22 @@ def test_one_worker_equals_embedded(data, reference) -> None:
 
 
 @pytest.mark.parametrize("workers", [2, 4])
-def test_several_workers_equal_embedded(data, reference, workers: int) -> None:
+@pytest.mark.parametrize("key_groups", [128, 5, None])  # default, many keys per group, per key
+def test_several_workers_equal_embedded(data, reference, workers: int, key_groups) -> None:
     got: list = []
-    cluster_main(_flow(data, got, batch_size=17), [], 0, worker_count_per_proc=workers)
+    flow = _flow(data, got, batch_size=17, key_groups=key_groups)
+    cluster_main(flow, [], 0, worker_count_per_proc=workers)
     _check(got, reference)
 
 
-def test_two_processes_from_config_equal_embedded(tmp_path: Path, data, reference) -> None:
+@pytest.mark.parametrize("key_groups", [128, 3])
+def test_two_processes_from_config_equal_embedded(tmp_path: Path, data, reference,
+                                                  key_groups: int) -> None:  # fmt: skip
     """`python -m bytewax.run stream_ml.runtime.bytewax_flow:flow -i/-a`, 2 processes."""
     csv_path = workload.write_csv(tmp_path / "rows.csv", data)
     out = tmp_path / "out.jsonl"
     cfg = workload.config_toml(tmp_path / "keyed.toml", csv_path, out, DELAY)
-    run_bytewax(cfg, workers=1, processes=2, keyed=True)
+    run_bytewax(cfg, workers=1, processes=2, keyed=True, key_groups=key_groups)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     ids = [f"{o['kind']}:{o['id']}" for o in lines]
     assert len(ids) == len(set(ids))  # one writer, idempotent sink: no duplicates

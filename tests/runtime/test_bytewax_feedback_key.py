@@ -96,10 +96,12 @@ def test_global_engine_ignores_the_feedback_key(msgs) -> None:
 def test_feedback_key_is_validated_like_the_observation_key(record, code, field) -> None:
     """Same constraints as ``Observation.key`` (a string, at most 256 characters)."""
     from stream_ml.runtime.bytewax import DEAD_LETTER, Decoder
+    from stream_ml.runtime.bytewax.decode import key_group
 
     route, value = Decoder(None, keyed=True).one(3, record)
     if code is None:
-        assert route == "s1" and value[1].key == "s1"
+        assert route == key_group("s1", 128) and value[1].key == "s1"
+        assert Decoder(None, keyed=True, groups=None).one(3, record)[0] == "s1"
     else:
         assert route == DEAD_LETTER
         assert (value["code"], value["field"], value["id"]) == (code, field, "source:3")

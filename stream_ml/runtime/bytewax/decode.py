@@ -9,8 +9,9 @@ list of ``(routing_key, value)`` pairs, which is what Bytewax's keyed operators 
 * a bad record -> ``(DEAD_LETTER, error_output)``: it is never sent to an engine, it goes to the
   dead-letter sink with its code, field, reason and offset.
 
-The routing key is ``GLOBAL_KEY`` for one global engine, else the record's key: the row's key
-column, or the message's ``key`` (:attr:`Observation.key <stream_ml.events.Observation.key>`,
+The routing key is ``GLOBAL_KEY`` for one global engine, else the group of the record's key
+(``key_group(key, groups)``; the key itself with ``groups=None``): the row's key column, or the
+message's ``key`` (:attr:`Observation.key <stream_ml.events.Observation.key>`,
 :attr:`Feedback.key <stream_ml.events.Feedback.key>`). So in a keyed dataflow feedback names the
 key of its observation: ``{"kind": "feedback", "id": "e1", "label": true, "key": "store-7"}``
 (the same JSON as the envelope form earlier versions read; it is now validated like the
@@ -22,9 +23,9 @@ guessed and never sent to an engine.
 >>> dec = Decoder(RowDecoder(target="y", target_type="int", key="store"), keyed=True)
 >>> dec.batch([(0, {"store": "s1", "a": "1", "y": "1"}),
 ...            (1, {"store": "s2", "a": "x", "y": "0"})])
-[('s1', (0, ({'a': 1.0}, 1, None, 's1', None))), ('__dead_letter__', {'code': 'not_a_number', ...})]
+[('g112', (0, ({'a': 1.0}, 1, None, 's1', None))), ('__dead_letter__', {'code': ...})]
 >>> Decoder(None, keyed=True).one(5, {"kind": "feedback", "id": "e1", "label": 1, "key": "s1"})
-('s1', (5, Feedback(kind='feedback', id='e1', key='s1', label=1, ...)))
+('g112', (5, Feedback(kind='feedback', id='e1', key='s1', label=1, ...)))
 >>> Decoder(None, keyed=True).one(6, {"kind": "feedback", "id": "e1", "label": 1})[1]["field"]
 'key'
 """
@@ -32,14 +33,21 @@ guessed and never sent to an engine.
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 from stream_ml.errors import MalformedMessageError, MissingFieldError, StreamMLError
 from stream_ml.events import parse_message
-from stream_ml.runtime.bytewax.driver import error_output
+from stream_ml.runtime.bytewax.driver import GLOBAL_KEY, error_output
 
-GLOBAL_KEY = "__global__"
 DEAD_LETTER = "__dead_letter__"
+DEFAULT_GROUPS = 128
+
+
+def key_group(key: str, groups: int) -> str:
+    """The routing key of ``key``'s group (:mod:`~stream_ml.runtime.bytewax.logic`): a CRC-32 of
+    the key modulo ``groups``, stable across processes, runs and Python builds."""
+    return f"g{zlib.crc32(key.encode()) % groups}"
 
 
 class Decoder:
@@ -51,11 +59,16 @@ class Decoder:
         A :class:`~connectors.rows.RowDecoder` for row sources; ``None`` for message streams.
     keyed
         Route by the record's key (one engine per key) instead of to one global engine.
+    groups
+        With ``keyed``: route by the key's group, ``key_group(key, groups)``, so that one
+        Bytewax state holds the engines of many keys (:mod:`~stream_ml.runtime.bytewax.logic`);
+        ``None`` routes by the key itself (one Bytewax state per key).
     where
         Names the source in error outputs (``where:offset``).
     """
 
-    def __init__(self, rows: Any = None, *, keyed: bool = False, where: str = "source") -> None:
+    def __init__(self, rows: Any = None, *, keyed: bool = False, where: str = "source",
+                 groups: int | None = DEFAULT_GROUPS) -> None:  # fmt: skip
         if keyed and rows is not None and rows.key is None:
             from stream_ml.errors import ConfigError
 
@@ -63,6 +76,13 @@ class Decoder:
         self.rows = rows
         self.keyed = keyed
         self.where = where
+        if groups is not None and groups < 1:
+            raise ValueError(f"groups must be >= 1 or None, got {groups}")
+        self.groups = groups if keyed else None
+
+    def _key(self, key: str) -> str:
+        groups = self.groups
+        return key if groups is None else f"g{zlib.crc32(key.encode()) % groups}"
 
     def _dead(self, err: Exception, offset: Any) -> tuple[str, Any]:
         return DEAD_LETTER, error_output(err, f"{self.where}:{offset}", f"{self.where}:{offset}")
@@ -74,7 +94,7 @@ class Decoder:
         try:
             if self.rows is not None:
                 payload = self.rows.decode(record)
-                key = payload[3] if self.keyed else GLOBAL_KEY
+                key = self._key(payload[3]) if self.keyed else GLOBAL_KEY
                 return key, (offset, payload)
             if isinstance(record, str | bytes | bytearray):
                 try:
@@ -88,7 +108,7 @@ class Decoder:
                 raise MissingFieldError(
                     "key", f"a keyed dataflow routes by key: this {msg.kind} has none"
                 )
-            return msg.key, (offset, msg)
+            return self._key(msg.key), (offset, msg)
         except StreamMLError as err:
             return self._dead(err, offset)
 
@@ -120,7 +140,8 @@ class Decoder:
                 if key is None or key == "":
                     append(one(item[0], record))
                 else:
-                    append((str(key), item if type(item) is tuple else (item[0], record)))
+                    route = self._key(str(key))
+                    append((route, item if type(item) is tuple else (item[0], record)))
         return out
 
     def dead(self, err: Exception, offset: Any) -> Any:
@@ -148,7 +169,7 @@ class Decoder:
                 except StreamMLError:
                     append(one(item[0], record))
                     continue
-                append((payload[3] if keyed else GLOBAL_KEY, (item[0], payload)))
+                append((self._key(payload[3]) if keyed else GLOBAL_KEY, (item[0], payload)))
             else:
                 append(one(item[0], record))
         return out

@@ -29,6 +29,7 @@ driver only decides *when* the engine's verbs are called.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from stream_ml.engine import Engine
@@ -36,6 +37,7 @@ from stream_ml.errors import StreamMLError
 from stream_ml.events import ErrorRecord, Feedback, Observation
 
 Output = dict[str, Any]
+GLOBAL_KEY = "__global__"  # the key of the one engine of a global (unkeyed) dataflow
 
 
 def error_output(err: Exception, where: Any, id: str) -> Output:
@@ -139,6 +141,50 @@ class KeyDriver:
             except StreamMLError as err:
                 append(error_output(err, None, f"learn:{pid}"))
             append(p.to_dict())
+
+    @staticmethod
+    def step_keys(
+        drivers: dict[str, KeyDriver],
+        new: Callable[[str], KeyDriver],
+        values: list[tuple[Any, Any]],
+        out: list[Output],
+    ) -> set[str]:
+        """Apply the values of many keys in order, each by its key's driver; the keys touched.
+
+        ``drivers`` maps a key to its driver; ``new(key)`` makes (and records) a missing one.
+        The same calls, in the same order, as :meth:`step` on each value's driver; rows of a
+        driver with ``delay == 0`` and nothing held take :meth:`step_batch`'s fast path inline.
+        """
+        touched: set[str] = set()
+        add, append = touched.add, out.append
+        for value in values:
+            payload = value[1]
+            if type(payload) is tuple:
+                key = payload[3]
+            else:
+                key = getattr(payload, "key", None) or GLOBAL_KEY
+            driver = drivers.get(key)
+            if driver is None:
+                driver = new(key)
+            add(key)
+            if type(payload) is not tuple or driver.delay or driver.held:
+                out += driver.step(value[0], payload)
+                continue
+            engine = driver.engine
+            x, label, id, key, ts = payload
+            try:
+                p = engine.predict(x, id=id if id is not None else str(value[0]), key=key, ts=ts)
+            except StreamMLError as err:
+                engine.annotate_last_error(value[0])
+                append(error_output(err, value[0], str(value[0])))
+                continue
+            pid = p.id
+            try:
+                engine.learn(pid, label)
+            except StreamMLError as err:
+                append(error_output(err, None, f"learn:{pid}"))
+            append(p.to_dict())
+        return touched
 
     def finish(self) -> list[Output]:
         """End of input: learn every label still held back (as the replay runner does)."""

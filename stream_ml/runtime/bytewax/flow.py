@@ -4,12 +4,14 @@
 
     input "source"      SourceAdapter: one partition per source, resume state = next offset
     flat_map_batch      Decoder: rows (RowDecoder) or messages (parse_message) -> (key, item)
-    stateful_batch      EngineLogic per key: KeyDriver -> Engine.predict / learn / process
+    stateful_batch      EngineLogic per key group: KeyDriver per key -> Engine.predict / learn
     output "sink"       SinkAdapter (one writer) or SharedSinkAdapter (every worker writes)
 
 **Keys and workers.** With ``keyed=False`` every item gets the key ``"__global__"``: one engine,
-owned by one worker. With ``keyed=True`` the key is the record's key (the row's ``key`` column, the
-message's ``key``) and each key gets its own engine from the factory. Bytewax 0.21 routes a key
+owned by one worker. With ``keyed=True`` each record key (the row's ``key`` column, the message's
+``key``) gets its own engine from the factory, and items are routed by the key's *group*
+(``key_groups`` of them, 128 by default; :mod:`~stream_ml.runtime.bytewax.logic`), so that a batch
+reaches each Bytewax state with many rows instead of about one. Bytewax 0.21 routes a key
 of a stateful step to worker ``h(key) % worker_count`` where ``h`` is Rust's ``DefaultHasher``
 (SipHash-1-3 with fixed zero keys, ``BuildHasherDefault<DefaultHasher>`` in ``src/operators.rs``):
 stable across processes and runs of the same Bytewax build, never Python's salted ``hash()``.
@@ -47,7 +49,7 @@ from bytewax.dataflow import Dataflow
 from stream_ml.config import EngineConfig, load_config
 from stream_ml.engine import Engine
 from stream_ml.errors import ConfigError
-from stream_ml.runtime.bytewax.decode import Decoder
+from stream_ml.runtime.bytewax.decode import DEFAULT_GROUPS, Decoder
 from stream_ml.runtime.bytewax.logic import EngineFactory, logic_builder
 from stream_ml.runtime.bytewax.sink import SharedSinkAdapter, SinkAdapter, SinkFactory
 from stream_ml.runtime.bytewax.source import SourceAdapter, SourceFactory
@@ -93,6 +95,7 @@ def build_flow(
     summaries: bool = True,
     snapshots: bool = True,
     flow_id: str = "stream_ml",
+    key_groups: int | None = DEFAULT_GROUPS,
 ) -> Dataflow:
     """The dataflow for an engine definition.
 
@@ -122,6 +125,11 @@ def build_flow(
         Emit each key's engine summary (kind ``summary``, id = key) at the end of the input.
     snapshots
         Pickle each key's engine for Bytewax recovery (turn off only when running without it).
+    key_groups
+        With ``keyed``: how many groups the keys are routed in (the unit of Bytewax state and of
+        spreading over workers; more groups spread load more evenly, fewer make batches per
+        group bigger). ``None``: one Bytewax state per key. A run resumes from a recovery
+        directory only with the ``key_groups`` it was written with.
     """
     factory, cfg = engine_factory(engine)
     if source is None or decoder is _UNSET or sinks is None:
@@ -145,7 +153,7 @@ def build_flow(
 
     flow = Dataflow(flow_id)
     items = op.input("source", flow, SourceAdapter(sources, batch_size=batch_size))
-    dec = Decoder(decoder, keyed=keyed)
+    dec = Decoder(decoder, keyed=keyed, groups=key_groups)
     keyed_items = op.flat_map_batch("validate", items, dec.route)
     builder = logic_builder(
         factory,

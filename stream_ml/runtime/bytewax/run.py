@@ -98,14 +98,17 @@ def run_bytewax(
     backup_interval: float = 0.0,
     recovery_partitions: int | None = None,
     batch_size: int = 1000,
+    key_groups: int | None = 128,
     **flow_options: Any,
 ) -> dict[str, Any]:
     """Run a config (or an engine factory, with ``flow_options``) on Bytewax to its end.
 
     Returns ``{"runtime": "bytewax", "workers", "processes", "keys": {key: summary}}``; the
     per-key summaries are only collected for a single-process run (with several processes they
-    are in the sinks, as ``summary`` outputs).
+    are in the sinks, as ``summary`` outputs). ``key_groups``: see
+    :func:`~stream_ml.runtime.bytewax.flow.build_flow` (``None`` or 0: one Bytewax state per key).
     """
+    key_groups = key_groups or None
     if workers < 1 or processes < 1:
         raise ConfigError(f"workers and processes must be >= 1, got {workers} and {processes}")
     recovery = None
@@ -137,6 +140,7 @@ def run_bytewax(
             config,
             keyed=keyed,
             batch_size=batch_size,
+            key_groups=key_groups,
             sinks=[*(sinks or []), lambda: _Summaries(keys)],
             snapshots=recovery is not None or flow_options.pop("snapshots", False),
             **flow_options,
@@ -154,6 +158,7 @@ def run_bytewax(
         STREAM_ML_CONFIG=str(Path(path).resolve()),
         STREAM_ML_KEYED="1" if keyed else "0",
         STREAM_ML_BATCH_SIZE=str(batch_size),
+        STREAM_ML_KEY_GROUPS=str(key_groups or 0),
         STREAM_ML_SNAPSHOTS="1" if recovery is not None else "0",
     )
     args = [sys.executable, "-m", "bytewax.run", FLOW_IMPORT, "-w", str(workers), "-a", addresses]

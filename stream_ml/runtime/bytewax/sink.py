@@ -43,8 +43,14 @@ class _Writer:
 
     def write_batch(self, items: list[Any]) -> None:
         sinks, dead = self.sinks, self.dead
-        if items and type(items[0]) is tuple:  # (key, output) pairs from the stateful step
-            items = [item[1] if type(item) is tuple else item for item in items]
+        flat: list[Any] = []  # (key, [outputs]) pairs from the stateful step, or outputs
+        for item in items:
+            value = item[1] if type(item) is tuple else item
+            if type(value) is list:
+                flat += value
+            else:
+                flat.append(value)
+        items = flat
         if dead is sinks:  # no dead-letter sinks: every output goes to the main sinks
             for sink in sinks:
                 write = sink.write
