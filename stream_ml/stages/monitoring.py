@@ -233,7 +233,9 @@ class DriftStage:
                 base.replace(ch.model)
                 engine.remove_slot(ch.name)
                 del self.challengers[model]
-                engine.requests.append(("snapshot", "promotion", f"{ch.name} promoted"))
+                policy = engine.snapshot_policy  # a snapshot of the new state, if asked for
+                if engine.snapshots is not None and getattr(policy, "on_promotion", True):
+                    engine.requests.append(("snapshot", "promotion", f"{ch.name} promoted"))
                 engine.events.append(
                     {
                         "kind": "promotion",

@@ -266,3 +266,54 @@ def test_resumes_from_a_cli_rollback(redis_client, names, tmp_path, cli_env):
         assert [(a.action, a.to_version) for a in s.audit()][-1] == ("restore", newest + 1)
         assert s.info(newest + 2).parent == newest + 1  # lineage goes on from the rollback
         assert s.info(newest + 1).tags == ("rollback",)
+
+
+def test_engine_records_go_to_the_output_stream_not_into_the_snapshots(
+    redis_client, names, tmp_path
+):
+    """Drift alarms the engine makes are outputs (ids keep them unique), never carried state."""
+    import numpy as np
+
+    from stream_ml.stages.monitoring import MonitorConfig
+
+    ks = {"kind": "ks", "reference_size": 200, "window_size": 100, "check_every": 10,
+          "ert": 3000, "calibration": "uniform"}  # fmt: skip
+
+    def drifting() -> Engine:
+        return Engine(
+            {"lr": linear_model.LogisticRegression()},
+            drift=[MonitorConfig(on="features", fields=["x"], detector=ks)],
+        )
+
+    rng = np.random.default_rng(3)
+    msgs = []
+    for i in range(800):
+        x = float(rng.normal() + (3.0 if i >= 400 else 0.0))
+        msgs.append({"id": f"e{i}", "features": {"x": x}})
+        msgs.append({"kind": "feedback", "id": f"e{i}", "label": x > 0})
+    _produce(redis_client, names("in"), msgs)
+    store = tmp_path / "c.db"
+    stage = SnapshotStage.open(str(store), key=KEY)
+    try:
+        consume(
+            drifting,
+            RedisGroupReader(names("in"), "g", "c1", client=redis_client, count=50, block_ms=20),
+            RedisStreamSink(names("out"), client=redis_client, buffer=10),
+            RedisStreamSink(names("dlq"), client=redis_client),
+            stage,
+            snapshot_every=100,
+            idle_exit=0.1,
+            order=parse_id,
+        )
+    finally:
+        stage.close()
+    reference = drifting()
+    for m in msgs:
+        reference.process(m)
+    want = [e["id"] for e in reference.drain_events() if e["kind"] == "drift"]
+    got = [o["id"] for o in _outputs(redis_client, names("out")) if o["kind"] == "drift"]
+    assert want and got == want  # the same alarms, once each, in order
+    with SnapshotStore(store, key=KEY) as s:
+        for info in s.list():
+            state, _ = s.load(info.version)
+            assert state["engine"].events == []  # type: ignore[index]

@@ -4,7 +4,8 @@ The loop (:func:`consume`), for each message of a consumer group, in order:
 
 1. apply it: ``Engine.process`` (a bad message: counted by the engine, written to the
    dead-letter sink with its code, field and reason);
-2. write the output to the output sink (idempotent by output id);
+2. write the output, and the records the engine made on the way (drift alarms, promotions), to
+   the output sink (idempotent by output id);
 3. every ``snapshot_every`` messages: flush the sinks, save the engine to the signed SQLite
    snapshot store (:class:`~stream_ml.stages.snapshotting.SnapshotStage`; the row's source
    offset is the id of the last applied message), then acknowledge the messages it covers.
@@ -149,8 +150,7 @@ def consume(
         if since or tags:  # else only acks of entries the last snapshot covers
             extra = {"dead_letters": dead, "consumer": ident}
             info = snapshots.save(engine, offset=last, extra=extra, tags=tags, note=note)
-            if engine.events and engine.events[-1].get("kind") == "snapshot":
-                engine.events.pop()  # the stage's bookkeeping event: not state to carry
+            engine.drain_events()  # the stage's bookkeeping event: not state to carry
             version = info.version
         reader.ack(unacked)
         unacked.clear()
@@ -172,6 +172,10 @@ def consume(
                 engine.annotate_last_error(offset)
                 dead_letters.write(_dead_letter(err, offset, record))
                 dead += 1
+        if engine.events:  # drift alarms, promotions...: outputs too (ids keep them unique)
+            for event in engine.drain_events():
+                if event.get("kind") not in ("snapshot", "rollback"):
+                    sink.write(event)
         last, last_key = offset, key(offset)
         unacked.append(offset)
         since += 1
