@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fastapi import WebSocket
@@ -73,6 +73,22 @@ def _outbox(ws: WebSocket, st: ServeState, endpoint: str) -> Outbox:
     return box
 
 
+@contextlib.contextmanager
+def _until_gone(box: Outbox) -> Iterator[None]:
+    """End a connection's loop quietly when the client left, or was dropped as a slow consumer
+    (the outbox cancelled the handler: that cancellation is consumed, any other is not)."""
+    try:
+        yield
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    except asyncio.CancelledError:
+        if not box.dropped:
+            raise
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+
+
 async def _finish(ws: WebSocket, st: ServeState, box: Outbox, endpoint: str) -> None:
     st.connections -= 1
     st.outboxes.discard(box)
@@ -94,25 +110,18 @@ async def stream(ws: WebSocket) -> None:
     bucket = TokenBucket(s.rate, s.burst, st.clock)
     box = _outbox(ws, st, "stream")
     try:
-        while not box.dropped:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
-                break
-            answer = await _answer(msg, st, bucket, feedback_ok)
-            if answer is TOO_BIG:
-                await box.close()
-                await ws.close(TOO_BIG, "message too big")
-                return
-            if not await box.put(answer):
-                break
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    except asyncio.CancelledError:
-        if not box.dropped:
-            raise
-        current = asyncio.current_task()
-        if current is not None:
-            current.uncancel()
+        with _until_gone(box):
+            while not box.dropped:
+                msg = await ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                answer = await _answer(msg, st, bucket, feedback_ok)
+                if answer is TOO_BIG:
+                    await box.close()
+                    await ws.close(TOO_BIG, "message too big")
+                    return
+                if not await box.put(answer):
+                    break
     finally:
         await _finish(ws, st, box, "stream")
 
@@ -163,20 +172,13 @@ async def feed(ws: WebSocket) -> None:
     st.hub.subscribe(box)
     bucket = TokenBucket(st.settings.rate, st.settings.burst, st.clock)
     try:
-        while not box.dropped:
-            msg = await ws.receive()
-            if msg["type"] == "websocket.disconnect":
-                break
-            if bucket.take():
-                box.offer(dumps(error("read_only", "the feed is read-only")))
-    except (WebSocketDisconnect, RuntimeError):
-        pass
-    except asyncio.CancelledError:
-        if not box.dropped:
-            raise
-        current = asyncio.current_task()
-        if current is not None:
-            current.uncancel()
+        with _until_gone(box):
+            while not box.dropped:
+                msg = await ws.receive()
+                if msg["type"] == "websocket.disconnect":
+                    break
+                if bucket.take():
+                    box.offer(dumps(error("read_only", "the feed is read-only")))
     finally:
         st.hub.unsubscribe(box)
         await _finish(ws, st, box, "feed")
