@@ -40,8 +40,10 @@ if TYPE_CHECKING:
 _TRIM = 16
 
 
-class TimeWindow:
-    """A sliding or tumbling duration window over one key."""
+class KeyBuffer:
+    """What every window over one key shares: the buffer of its events, sorted by (event time,
+    arrival), in two parallel lists, the pointers ``lo``/``hi`` into it, the frontier and the
+    aggregate states (the module docstring's invariants). Subclasses decide what leaves."""
 
     __slots__ = ("frontier", "group", "hi", "lo", "rows", "states", "times")
 
@@ -54,6 +56,44 @@ class TimeWindow:
         self.frontier = -math.inf
         self.states: list[Any] = group.make_states()
 
+    def _fold_to(self, t: float) -> int:
+        """Fold the pending events with ts < t into the states; the new ``hi`` (not stored)."""
+        times, rows, states = self.times, self.rows, self.states
+        hi, n = self.hi, len(times)
+        while hi < n and times[hi] < t:
+            r = rows[hi]
+            ts = times[hi]
+            for s in states:
+                s.update(r, ts)
+            hi += 1
+        return hi
+
+    def _insert(self, t: float, row: tuple) -> int:
+        """Insert the event at its place (after the events with the same time); its index."""
+        times = self.times
+        if not times or t >= times[-1]:
+            times.append(t)
+            self.rows.append(row)
+            return len(times) - 1
+        pos = bisect_right(times, t)
+        times.insert(pos, t)
+        self.rows.insert(pos, row)
+        return pos
+
+    def _trim(self, cut: int) -> None:
+        """Forget the first ``cut`` events (they left the window and no late event needs them)."""
+        if cut:
+            del self.times[:cut]
+            del self.rows[:cut]
+            self.lo -= cut
+            self.hi -= cut
+
+
+class TimeWindow(KeyBuffer):
+    """A sliding or tumbling duration window over one key."""
+
+    __slots__ = ()
+
     def observe(self, t: float, row: tuple, wm: float) -> list[Any]:
         """Return the states as of ``t`` (events strictly before t), then insert the event."""
         times = self.times
@@ -61,14 +101,7 @@ class TimeWindow:
         states = self.states
         start_of = self.group.window.start
         if t >= self.frontier:
-            hi = self.hi
-            n = len(times)
-            while hi < n and times[hi] < t:
-                r = rows[hi]
-                ts = times[hi]
-                for s in states:
-                    s.update(r, ts)
-                hi += 1
+            hi = self._fold_to(t)
             start = start_of(t)
             lo = self.lo
             while lo < hi and times[lo] < start:
@@ -81,18 +114,10 @@ class TimeWindow:
             self.hi = hi
             self.lo = lo
             out = states
-            if not n or t >= times[-1]:
-                times.append(t)
-                rows.append(row)
-            else:
-                pos = bisect_right(times, t)
-                times.insert(pos, t)
-                rows.insert(pos, row)
+            self._insert(t, row)
         else:
             out = self.peek(t)
-            pos = bisect_right(times, t)
-            times.insert(pos, t)
-            rows.insert(pos, row)
+            self._insert(t, row)
             if t < start_of(self.frontier):
                 self.lo += 1
             else:
@@ -101,12 +126,7 @@ class TimeWindow:
             self.hi += 1
         lo = self.lo
         if lo > _TRIM and 2 * lo > len(times):
-            cut = min(lo, bisect_left(times, start_of(wm)))
-            if cut:
-                del times[:cut]
-                del rows[:cut]
-                self.lo -= cut
-                self.hi -= cut
+            self._trim(min(lo, bisect_left(times, start_of(wm))))
         return out
 
     def peek(self, t: float) -> list[Any]:
@@ -117,19 +137,10 @@ class TimeWindow:
         return self.group.fold(self.rows, times, i0, i1)
 
 
-class CountWindow:
+class CountWindow(KeyBuffer):
     """The last ``n`` events of one key before t (by event time, then arrival)."""
 
-    __slots__ = ("frontier", "group", "hi", "lo", "rows", "states", "times")
-
-    def __init__(self, group: Group) -> None:
-        self.group = group
-        self.times: list[float] = []
-        self.rows: list[tuple] = []
-        self.lo = 0
-        self.hi = 0
-        self.frontier = -math.inf
-        self.states: list[Any] = group.make_states()
+    __slots__ = ()
 
     def observe(self, t: float, row: tuple, wm: float) -> list[Any]:
         """Return the states as of ``t``, then insert the event."""
@@ -157,18 +168,10 @@ class CountWindow:
             self.hi = hi
             self.lo = lo
             out = states
-            if not n or t >= times[-1]:
-                times.append(t)
-                rows.append(row)
-            else:
-                pos = bisect_right(times, t)
-                times.insert(pos, t)
-                rows.insert(pos, row)
+            self._insert(t, row)
         else:
             out = self.peek(t)
-            pos = bisect_right(times, t)
-            times.insert(pos, t)
-            rows.insert(pos, row)
+            pos = self._insert(t, row)
             if self.hi - self.lo >= size and pos <= self.lo:
                 self.lo += 1
                 self.hi += 1
@@ -183,12 +186,7 @@ class CountWindow:
                     self.lo = lo + 1
         lo = self.lo
         if lo > _TRIM and 2 * lo > len(times):
-            cut = min(lo, max(bisect_left(times, wm) - size, 0))
-            if cut:
-                del times[:cut]
-                del rows[:cut]
-                self.lo -= cut
-                self.hi -= cut
+            self._trim(min(lo, max(bisect_left(times, wm) - size, 0)))
         return out
 
     def peek(self, t: float) -> list[Any]:

@@ -34,16 +34,16 @@ rule, so online == offline holds for every event that is not too late.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any
+
+from stream_ml.features.rolling import _TRIM, KeyBuffer
 
 if TYPE_CHECKING:
     from stream_ml.features.plan import Group
 
-_TRIM = 16
 
-
-class SessionWindow:
+class SessionWindow(KeyBuffer):
     """A session (gap) window over one key.
 
     ``rows[lo:hi]`` are the events of the session at the frontier ``F`` (the time of the last
@@ -66,16 +66,10 @@ class SessionWindow:
     {'count_session_10s_by_k': 5}
     """
 
-    __slots__ = ("frontier", "group", "hi", "lo", "rows", "seal", "si", "sp", "states", "times")
+    __slots__ = ("seal", "si", "sp")
 
     def __init__(self, group: Group) -> None:
-        self.group = group
-        self.times: list[float] = []
-        self.rows: list[tuple] = []
-        self.lo = 0
-        self.hi = 0
-        self.frontier = -math.inf
-        self.states: list[Any] = group.make_states()
+        super().__init__(group)
         self.seal = -math.inf
         self.si = 0
         self.sp = -1
@@ -105,15 +99,9 @@ class SessionWindow:
         states = self.states
         gap = self.group.window.gap
         if t >= self.frontier:
-            hi0 = hi = self.hi
+            hi0 = self.hi
+            hi = self._fold_to(t)
             lo = self.lo
-            n = len(times)
-            while hi < n and times[hi] < t:
-                r = rows[hi]
-                ts = times[hi]
-                for s in states:
-                    s.update(r, ts)
-                hi += 1
             if hi == 0 or t - times[hi - 1] >= gap:
                 start = hi
             else:
@@ -135,18 +123,10 @@ class SessionWindow:
             self.hi = hi
             self.lo = lo
             out = states
-            if not n or t >= times[-1]:
-                times.append(t)
-                rows.append(row)
-            else:
-                pos = bisect_right(times, t)
-                times.insert(pos, t)
-                rows.insert(pos, row)
+            self._insert(t, row)
         else:
             out = self.peek(t)
-            pos = bisect_right(times, t)
-            times.insert(pos, t)
-            rows.insert(pos, row)
+            pos = self._insert(t, row)
             self.hi += 1
             if pos <= self.sp:
                 self.sp += 1
@@ -173,13 +153,9 @@ class SessionWindow:
         lo = self.lo
         if lo > _TRIM and 2 * lo > len(times):
             cut = min(lo, self.si)
-            if cut:
-                del times[:cut]
-                del rows[:cut]
-                self.lo -= cut
-                self.hi -= cut
-                self.si -= cut
-                self.sp -= cut
+            self._trim(cut)
+            self.si -= cut
+            self.sp -= cut
         return out
 
     def peek(self, t: float) -> list[Any]:
