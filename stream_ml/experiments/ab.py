@@ -8,6 +8,16 @@ probability over keys (or over draws) that the arm is chosen.
 Each treatment is compared with the control by an mSPRT (Johari et al. 2017), so the
 dashboard can be watched at every event without inflating false positives. With
 ``promote_when_decided`` the winner serves everything once the test decides.
+
+Burn-in. The mSPRT assumes each arm's reward has one mean, and its p-value is a running minimum
+and its confidence sequence a running intersection: early evidence is never forgotten. When the
+variants' models still learn online, a model that starts worse and learns to be the better one
+can lose the early rewards and the test can settle on the wrong arm. The first ``burn_in``
+rewards of each arm are therefore counted in the arm's statistics (its mean and interval in
+:meth:`ABRouter.summary`) but not fed to the test, which uses per-arm statistics that start
+after them (``summary()["burn_in"]["tested"]``). The default ``burn_in = 0`` feeds every reward,
+as before; set it to about the number of rewards an arm's model needs to settle when the
+variants learn online, and leave it at 0 for pre-trained or restored models.
 """
 
 from __future__ import annotations
@@ -46,6 +56,11 @@ class ABRouter(BaseRouter):
 
     kind = "ab"
 
+    @property
+    def burn_in(self) -> int:
+        """Rewards per arm counted but not fed to the test (module docs)."""
+        return self.comparison.burn_in
+
     def __init__(
         self,
         arms: Sequence[str],
@@ -58,6 +73,7 @@ class ABRouter(BaseRouter):
         check_every: int = 10,
         higher_is_better: bool = True,
         promote_when_decided: bool = False,
+        burn_in: int = 0,
         **common: Any,
     ) -> None:
         super().__init__(arms, **common)
@@ -74,6 +90,7 @@ class ABRouter(BaseRouter):
             alpha=alpha,
             min_samples=min_samples,
             higher_is_better=higher_is_better,
+            burn_in=burn_in,
         )
 
     def route(self, key: str | None, rng: np.random.Generator) -> Decision:
@@ -85,8 +102,14 @@ class ABRouter(BaseRouter):
         return self._issue(arm, (arm,), self.probabilities[arm], arm, self.probabilities)
 
     def _learn(self, decision: Decision, value: float) -> None:
+        arm = decision.arm
+        self.comparison.observe(arm, value, self.stats[arm].n)
         if self.rewards % self.check_every == 0:
             self.check()
+
+    def record_outcome(self, arm: str, value: float) -> None:
+        super().record_outcome(arm, value)
+        self.comparison.observe(arm, float(value), self.stats[arm].n)
 
     def check(self) -> str | None:
         """Run the sequential test now; promote the winner if configured. Returns the winner."""
@@ -100,11 +123,13 @@ class ABRouter(BaseRouter):
         out = super().summary()
         out["weights"] = dict(self.probabilities)
         out["test"] = self.comparison.as_dict()
+        out["burn_in"] = self.comparison.burn.as_dict(self.stats, self.confidence)
         return out
 
 
 class ABConfig(RouterConfigBase):
-    """Config of :class:`ABRouter`. ``weights`` default to equal shares of all models."""
+    """Config of :class:`ABRouter`. ``weights`` default to equal shares of all models;
+    ``burn_in`` (default 0) the rewards per arm counted but not fed to the test (module docs)."""
 
     kind: Literal["ab"] = "ab"
     weights: dict[str, float] | None = None
@@ -115,6 +140,7 @@ class ABConfig(RouterConfigBase):
     check_every: int = Field(10, ge=1)
     higher_is_better: bool = True
     promote_when_decided: bool = False
+    burn_in: int = Field(0, ge=0)
 
     def build(self, model_names: Sequence[str]) -> ABRouter:
         names = check_names(model_names, self.control, *(self.weights or {}))
@@ -135,5 +161,6 @@ class ABConfig(RouterConfigBase):
             check_every=self.check_every,
             higher_is_better=self.higher_is_better,
             promote_when_decided=self.promote_when_decided,
+            burn_in=self.burn_in,
             **self.common(),
         )

@@ -8,6 +8,12 @@ sequence (mSPRT, Johari et al. 2017) and aborts -- everything routes back to the
 soon as the candidate is worse than the primary by more than ``margin`` with confidence
 ``1 - alpha``, checked at every outcome. Outcomes come from ``reward`` (the served arm's metric)
 or from :meth:`CanaryRouter.record_outcome` (a guard metric such as an error or latency).
+
+Burn-in. With ``burn_in > 0`` the first ``burn_in`` outcomes of each arm are counted in its
+statistics (and in the ramp's ``step_outcomes``) but not fed to the guard, which uses per-arm
+statistics that start after them (``summary()["burn_in"]``), so that a candidate whose model
+still learns online is not aborted for its first, transient outcomes. The default ``burn_in = 0``
+guards from the first outcome, as before; leave it there for pre-trained candidates.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from stream_ml.experiments.base import BaseRouter, Promotion, check_names
 from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.errors import ExperimentConfigError
 from stream_ml.experiments.hashing import unit_hash
-from stream_ml.experiments.stats import MixtureSPRT
+from stream_ml.experiments.stats import BurnInStats, MixtureSPRT
 
 RAMPING, ABORTED, COMPLETED = "ramping", "aborted", "completed"
 
@@ -59,6 +65,7 @@ class CanaryRouter(BaseRouter):
         min_samples: int = 30,
         higher_is_better: bool = True,
         promote_when_decided: bool = False,
+        burn_in: int = 0,
         **common: Any,
     ) -> None:
         super().__init__([primary, candidate], **common)
@@ -70,10 +77,21 @@ class CanaryRouter(BaseRouter):
         self.higher_is_better = higher_is_better
         self.promote_when_decided = promote_when_decided
         self.guard = MixtureSPRT(tau=tau, alpha=alpha, min_samples=min_samples)
+        self.burn = BurnInStats(self.arms, burn_in)
         self.state = RAMPING
         self.stage = 0
         self._stage_start = 0
         self._set_share(self.schedule[0])
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a canary pickled before burn-in existed guarded from the first outcome
+        state.setdefault("burn", BurnInStats((), 0))
+        self.__dict__.update(state)
+
+    @property
+    def burn_in(self) -> int:
+        """Outcomes per arm counted but not fed to the guard (module docs)."""
+        return self.burn.burn_in
 
     def _set_share(self, share: float) -> None:
         self.share = share
@@ -92,15 +110,19 @@ class CanaryRouter(BaseRouter):
         return self._issue(p, (p,), 1.0 - share, p, self._probs)
 
     def _learn(self, decision: Decision, value: float) -> None:
-        self._step(decision.arm)
+        arm = decision.arm
+        self.burn.observe(arm, value, self.stats[arm].n)
+        self._step(arm)
 
     def record_outcome(self, arm: str, value: float) -> None:
         super().record_outcome(arm, value)
+        self.burn.observe(arm, float(value), self.stats[arm].n)
         self._step(arm)
 
     def _guard_failed(self) -> bool:
         g = self.guard
-        g.update(self.stats[self.primary], self.stats[self.candidate])
+        tested = self.burn.view(self.stats)
+        g.update(tested[self.primary], tested[self.candidate])
         if self.higher_is_better:
             return g.high < -self.margin
         return g.low > self.margin
@@ -140,12 +162,14 @@ class CanaryRouter(BaseRouter):
             share=self.share,
             schedule=list(self.schedule),
             guard={**self.guard.as_dict(), "margin": self.margin},
+            burn_in=self.burn.as_dict(self.stats, self.confidence),
         )
         return out
 
 
 class CanaryConfig(RouterConfigBase):
-    """Config of :class:`CanaryRouter`: a ramp ``schedule`` of candidate shares in (0, 1]."""
+    """Config of :class:`CanaryRouter`: a ramp ``schedule`` of candidate shares in (0, 1];
+    ``burn_in`` (default 0) the outcomes per arm counted but not fed to the guard (module docs)."""
 
     kind: Literal["canary"] = "canary"
     primary: str | None = None
@@ -158,6 +182,7 @@ class CanaryConfig(RouterConfigBase):
     min_samples: int = Field(30, ge=2)
     higher_is_better: bool = True
     promote_when_decided: bool = False
+    burn_in: int = Field(0, ge=0)
 
     @field_validator("schedule")
     @classmethod
@@ -184,5 +209,6 @@ class CanaryConfig(RouterConfigBase):
             min_samples=self.min_samples,
             higher_is_better=self.higher_is_better,
             promote_when_decided=self.promote_when_decided,
+            burn_in=self.burn_in,
             **self.common(),
         )

@@ -16,14 +16,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stream_ml.experiments.stats import ArmStats, MixtureSPRT
+from stream_ml.experiments.stats import ArmStats, BurnInStats, MixtureSPRT
 
 
 class Comparison:
     """Each treatment against ``control``; decided when one treatment is better than control
     (winner: the best such), or when every treatment is worse (winner: control).
 
-    ``higher_is_better=False`` for losses and error rates.
+    ``higher_is_better=False`` for losses and error rates. With ``burn_in > 0`` the tests are fed
+    from per-arm statistics that start after each arm's first ``burn_in`` observations (the
+    router reports each one through :meth:`observe`); see :class:`BurnInStats`.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class Comparison:
         alpha: float = 0.05,
         min_samples: int = 30,
         higher_is_better: bool = True,
+        burn_in: int = 0,
     ) -> None:
         self.control = control
         self.alpha = alpha
@@ -44,6 +47,21 @@ class Comparison:
             t: MixtureSPRT(tau=tau, alpha=alpha / k, min_samples=min_samples) for t in treatments
         }
         self.winner: str | None = None
+        self.burn = BurnInStats([control, *treatments], burn_in)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a comparison pickled before burn-in existed fed every observation to its tests
+        state.setdefault("burn", BurnInStats((), 0))
+        self.__dict__.update(state)
+
+    @property
+    def burn_in(self) -> int:
+        """Observations per arm counted but not fed to the tests."""
+        return self.burn.burn_in
+
+    def observe(self, arm: str, value: float, n: int) -> None:
+        """``value`` is ``arm``'s ``n``-th observation: fed to the tests once past the burn-in."""
+        self.burn.observe(arm, value, n)
 
     def _better(self, test: MixtureSPRT) -> bool:
         return test.rejected and (test.low > 0 if self.higher_is_better else test.high < 0)
@@ -52,16 +70,18 @@ class Comparison:
         return test.rejected and (test.high < 0 if self.higher_is_better else test.low > 0)
 
     def check(self, stats: Mapping[str, ArmStats]) -> str | None:
-        """Update every test from ``stats``; return the winner once decided (then it sticks)."""
+        """Update every test from ``stats`` (after the burn-in); return the winner once decided
+        (then it sticks)."""
         if self.winner is not None:
             return self.winner
-        control = stats[self.control]
+        tested = self.burn.view(stats)
+        control = tested[self.control]
         for t, test in self.tests.items():
-            test.update(control, stats[t])
+            test.update(control, tested[t])
         better = [t for t, test in self.tests.items() if self._better(test)]
         if better:
             sign = 1.0 if self.higher_is_better else -1.0
-            self.winner = max(better, key=lambda t: sign * stats[t].mean)
+            self.winner = max(better, key=lambda t: sign * tested[t].mean)
         elif self.tests and all(self._worse(test) for test in self.tests.values()):
             self.winner = self.control
         return self.winner

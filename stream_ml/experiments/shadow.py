@@ -6,6 +6,14 @@ prediction, a negative loss) and :meth:`ShadowRouter.record_outcome` with each c
 score on the same event.
 Candidates are compared with the primary by an always-valid mSPRT (Johari et al. 2017); with
 ``promote_when_decided`` a better candidate becomes the primary.
+
+Burn-in. While the models still learn online, a candidate that starts worse and learns to be
+better loses the early comparisons, and the mSPRT (a running minimum p-value, a running
+intersection of intervals) can settle on the primary for good. The first ``burn_in`` scores of
+each model are counted in its statistics (what :meth:`ShadowRouter.summary` reports) but not fed
+to the test, which uses per-model statistics that start after them
+(``summary()["burn_in"]["tested"]``). The default ``burn_in = 0`` feeds every score, as before;
+set it for candidates that learn online, to about the scores they need to settle.
 """
 
 from __future__ import annotations
@@ -40,6 +48,11 @@ class ShadowRouter(BaseRouter):
 
     kind = "shadow"
 
+    @property
+    def burn_in(self) -> int:
+        """Scores per model counted but not fed to the test (module docs)."""
+        return self.comparison.burn_in
+
     def __init__(
         self,
         primary: str,
@@ -50,6 +63,7 @@ class ShadowRouter(BaseRouter):
         min_samples: int = 30,
         higher_is_better: bool = True,
         promote_when_decided: bool = False,
+        burn_in: int = 0,
         **common: Any,
     ) -> None:
         super().__init__([primary, *candidates], **common)
@@ -62,6 +76,7 @@ class ShadowRouter(BaseRouter):
             alpha=alpha,
             min_samples=min_samples,
             higher_is_better=higher_is_better,
+            burn_in=burn_in,
         )
         self._set_primary(primary)
 
@@ -74,8 +89,13 @@ class ShadowRouter(BaseRouter):
         p = self.primary
         return self._issue(p, self._answering, 1.0, p, self._probs)
 
+    def _learn(self, decision: Decision, value: float) -> None:
+        arm = decision.arm
+        self.comparison.observe(arm, value, self.stats[arm].n)
+
     def record_outcome(self, arm: str, value: float) -> None:
         super().record_outcome(arm, value)
+        self.comparison.observe(arm, float(value), self.stats[arm].n)
         self.check()
 
     def check(self) -> str | None:
@@ -99,11 +119,13 @@ class ShadowRouter(BaseRouter):
         out = super().summary()
         out["primary"] = self.primary
         out["test"] = self.comparison.as_dict()
+        out["burn_in"] = self.comparison.burn.as_dict(self.stats, self.confidence)
         return out
 
 
 class ShadowConfig(RouterConfigBase):
-    """Config of :class:`ShadowRouter`; defaults: the first model is primary, the rest shadow."""
+    """Config of :class:`ShadowRouter`; defaults: the first model is primary, the rest shadow;
+    ``burn_in`` (default 0) the scores per model counted but not fed to the test (module docs)."""
 
     kind: Literal["shadow"] = "shadow"
     primary: str | None = None
@@ -113,6 +135,7 @@ class ShadowConfig(RouterConfigBase):
     min_samples: int = Field(30, ge=2)
     higher_is_better: bool = True
     promote_when_decided: bool = False
+    burn_in: int = Field(0, ge=0)
 
     def build(self, model_names: Sequence[str]) -> ShadowRouter:
         names = check_names(model_names, self.primary, *(self.candidates or []))
@@ -128,5 +151,6 @@ class ShadowConfig(RouterConfigBase):
             min_samples=self.min_samples,
             higher_is_better=self.higher_is_better,
             promote_when_decided=self.promote_when_decided,
+            burn_in=self.burn_in,
             **self.common(),
         )

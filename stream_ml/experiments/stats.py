@@ -24,12 +24,22 @@ and the sign test for interleaving.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from statistics import NormalDist
 from typing import Any
 
 from scipy.stats import binomtest
 
-__all__ = ["ArmStats", "MixtureSPRT", "normal_interval", "sign_test", "wilson_interval"]
+from stream_ml.experiments.errors import ExperimentConfigError
+
+__all__ = [
+    "ArmStats",
+    "BurnInStats",
+    "MixtureSPRT",
+    "normal_interval",
+    "sign_test",
+    "wilson_interval",
+]
 
 
 def _z(confidence: float) -> float:
@@ -221,6 +231,62 @@ class MixtureSPRT:
             "tau": math.sqrt(self.tau2),
             "rejected": self.rejected,
         }
+
+
+class BurnInStats:
+    """Per-arm statistics that start after each arm's first ``burn_in`` observations.
+
+    A sequential test is fed these, while the arms' usual statistics (what summaries report as
+    the arm's mean and interval) count every observation. Call :meth:`observe` after each update
+    of the usual statistics, with the arm's count including that observation. With
+    ``burn_in = 0`` nothing is kept: :meth:`view` returns the usual statistics themselves, so
+    the test sees exactly what it saw before burn-in existed.
+
+    >>> reported, burn = {"a": ArmStats()}, BurnInStats(["a"], burn_in=2)
+    >>> for x in [0.0, 0.0, 1.0, 1.0]:
+    ...     reported["a"].update(x); burn.observe("a", x, reported["a"].n)
+    >>> reported["a"].mean, burn.view(reported)["a"].n, burn.view(reported)["a"].mean
+    (0.5, 2, 1.0)
+    >>> burn.left(reported)
+    {'a': 0}
+    """
+
+    __slots__ = ("burn_in", "tested")
+
+    def __init__(self, arms: Iterable[str], burn_in: int = 0) -> None:
+        if isinstance(burn_in, bool) or not isinstance(burn_in, int) or burn_in < 0:
+            raise ExperimentConfigError(f"burn_in must be an integer >= 0, got {burn_in!r}")
+        self.burn_in = burn_in
+        self.tested: dict[str, ArmStats] = {a: ArmStats() for a in arms} if burn_in else {}
+
+    def observe(self, arm: str, value: float, n: int) -> None:
+        """``value`` is ``arm``'s ``n``-th observation (counting the burn-in)."""
+        if self.burn_in and n > self.burn_in:
+            s = self.tested.get(arm)
+            if s is not None:
+                s.update(value)
+
+    def view(self, stats: Mapping[str, ArmStats]) -> Mapping[str, ArmStats]:
+        """The statistics to test: after the burn-in (``stats`` itself when there is none)."""
+        return self.tested if self.burn_in else stats
+
+    def left(self, stats: Mapping[str, ArmStats]) -> dict[str, int]:
+        """Per arm, observations still to come before the test is fed."""
+        return {a: max(self.burn_in - s.n, 0) for a, s in stats.items()}
+
+    def as_dict(self, stats: Mapping[str, ArmStats], confidence: float = 0.95) -> dict[str, Any]:
+        """The setting, what is left per arm, and what the test saw per arm."""
+        return {
+            "rewards": self.burn_in,
+            "left": self.left(stats),
+            "tested": {a: s.as_dict(confidence) for a, s in self.view(stats).items()},
+        }
+
+    def __getstate__(self) -> tuple[int, dict[str, ArmStats]]:
+        return (self.burn_in, self.tested)
+
+    def __setstate__(self, state: tuple[int, dict[str, ArmStats]]) -> None:
+        self.burn_in, self.tested = state
 
 
 def sign_test(wins: int, losses: int) -> float:
