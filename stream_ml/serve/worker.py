@@ -177,17 +177,11 @@ class EngineWorker:
 
     def _now(self, items: list[Item], batch: bool, n: int) -> list[dict[str, Any]]:
         """One job applied at once (the queue is empty): :meth:`_round` without the job."""
-        clock = self.clock
-        t0 = clock()
+        t0 = self.clock()
         try:
-            out = self._apply(items, batch)
+            return self._apply(items, batch)
         finally:
-            if n:
-                elapsed = clock() - t0
-                self.cost = 0.9 * self.cost + 0.1 * (elapsed / n)
-                self.metrics.latency.observe(elapsed)
-            self._after()
-        return out
+            self._after(t0, n)
 
     def _round(self, jobs: list[_Job]) -> None:
         now = self.clock()
@@ -214,14 +208,15 @@ class EngineWorker:
             except Exception as exc:  # a bug must not kill the owner task
                 log.exception("engine job failed")
                 job.future.set_exception(exc)
-        elapsed = self.clock() - t0
+        self._after(t0, n)
+
+    def _after(self, t0: float, n: int) -> None:
+        """After a round that started at ``t0`` and applied ``n`` observations: its cost and
+        latency, the snapshots asked for, then the engine's records onto the feed."""
         if n:
+            elapsed = self.clock() - t0
             self.cost = 0.9 * self.cost + 0.1 * (elapsed / n)
             self.metrics.latency.observe(elapsed)
-        self._after()
-
-    def _after(self) -> None:
-        """After a round: the snapshots asked for, then the engine's records onto the feed."""
         engine = self.engine
         if getattr(engine, "snapshots", None) is not None:
             self._snapshots(engine)
@@ -280,8 +275,7 @@ class EngineWorker:
                         last[key] = (model, p.y_pred, p.proba)
                         if len(last) > keep:
                             last.popitem(last=False)
-                    if hub.subscribers:
-                        hub.prediction(d)
+                    hub.prediction(d)
                 else:
                     n_fb += 1
                     self._lag(engine, m)

@@ -82,7 +82,7 @@ class Decoder:
 
     def _key(self, key: str) -> str:
         groups = self.groups
-        return key if groups is None else f"g{zlib.crc32(key.encode()) % groups}"
+        return key if groups is None else key_group(key, groups)
 
     def _dead(self, err: Exception, offset: Any) -> tuple[str, Any]:
         return DEAD_LETTER, error_output(err, f"{self.where}:{offset}", f"{self.where}:{offset}")

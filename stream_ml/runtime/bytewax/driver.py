@@ -47,6 +47,24 @@ def error_output(err: Exception, where: Any, id: str) -> Output:
     return out
 
 
+def _row_now(engine: Engine, offset: Any, payload: tuple, out: list[Output]) -> None:
+    """A row with no label delay (nothing held back): predict, then learn its label at once, as
+    :meth:`KeyDriver.step` does when ``delay == 0``; outputs appended to ``out``."""
+    x, label, id, key, ts = payload
+    try:
+        p = engine.predict(x, id=id if id is not None else str(offset), key=key, ts=ts)
+    except StreamMLError as err:
+        engine.annotate_last_error(offset)
+        out.append(error_output(err, offset, str(offset)))
+        return
+    pid = p.id
+    try:
+        engine.learn(pid, label)
+    except StreamMLError as err:
+        out.append(error_output(err, None, f"learn:{pid}"))
+    out.append(p.to_dict())
+
+
 class KeyDriver:
     """Drive one key's engine from decoded rows or validated messages.
 
@@ -112,8 +130,8 @@ class KeyDriver:
         """Apply ``(offset, payload)`` items in order, appending their outputs to ``out``.
 
         The same calls, in the same order, as :meth:`step` per item; rows with ``delay == 0``
-        (nothing held back) take a fast path with the engine's verbs cached in locals: predict,
-        then learn the label at once (what :meth:`_release` would do right after the predict).
+        (nothing held back) take a shorter path: predict, then learn the label at once (what
+        :meth:`_release` would do right after the predict).
         """
         if self.delay or self.held:
             step = self.step
@@ -121,26 +139,11 @@ class KeyDriver:
                 out += step(offset, payload)
             return
         engine = self.engine
-        predict, learn, append = engine.predict, engine.learn, out.append
-        for value in values:
-            payload = value[1]
-            if type(payload) is not tuple:
-                out += self.step(value[0], payload)
-                continue
-            x, label, id, key, ts = payload
-            try:
-                p = predict(x, id=id if id is not None else str(value[0]), key=key, ts=ts)
-            except StreamMLError as err:
-                offset = value[0]
-                engine.annotate_last_error(offset)
-                append(error_output(err, offset, str(offset)))
-                continue
-            pid = p.id
-            try:
-                learn(pid, label)
-            except StreamMLError as err:
-                append(error_output(err, None, f"learn:{pid}"))
-            append(p.to_dict())
+        for offset, payload in values:
+            if type(payload) is tuple:
+                _row_now(engine, offset, payload, out)
+            else:
+                out += self.step(offset, payload)
 
     @staticmethod
     def step_keys(
@@ -153,37 +156,21 @@ class KeyDriver:
 
         ``drivers`` maps a key to its driver; ``new(key)`` makes (and records) a missing one.
         The same calls, in the same order, as :meth:`step` on each value's driver; rows of a
-        driver with ``delay == 0`` and nothing held take :meth:`step_batch`'s fast path inline.
+        driver with ``delay == 0`` and nothing held take :meth:`step_batch`'s shorter path.
         """
         touched: set[str] = set()
-        add, append = touched.add, out.append
-        for value in values:
-            payload = value[1]
-            if type(payload) is tuple:
-                key = payload[3]
-            else:
-                key = getattr(payload, "key", None) or GLOBAL_KEY
+        add = touched.add
+        for offset, payload in values:
+            row = type(payload) is tuple
+            key = payload[3] if row else (getattr(payload, "key", None) or GLOBAL_KEY)
             driver = drivers.get(key)
             if driver is None:
                 driver = new(key)
             add(key)
-            if type(payload) is not tuple or driver.delay or driver.held:
-                out += driver.step(value[0], payload)
-                continue
-            engine = driver.engine
-            x, label, id, key, ts = payload
-            try:
-                p = engine.predict(x, id=id if id is not None else str(value[0]), key=key, ts=ts)
-            except StreamMLError as err:
-                engine.annotate_last_error(value[0])
-                append(error_output(err, value[0], str(value[0])))
-                continue
-            pid = p.id
-            try:
-                engine.learn(pid, label)
-            except StreamMLError as err:
-                append(error_output(err, None, f"learn:{pid}"))
-            append(p.to_dict())
+            if row and not driver.delay and not driver.held:
+                _row_now(driver.engine, offset, payload, out)
+            else:
+                out += driver.step(offset, payload)
         return touched
 
     def finish(self) -> list[Output]:
