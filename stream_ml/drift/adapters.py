@@ -31,6 +31,7 @@ from river import drift
 from river.drift import binary
 
 from stream_ml.drift.base import DriftCheck
+from stream_ml.drift.seeding import DEFAULT_SEED
 from stream_ml.errors import ConfigError
 
 __all__ = ["RiverDetector", "error_of"]
@@ -45,6 +46,8 @@ _RIVER = {
     "hddm_w": binary.HDDMW,
     "fhddm": binary.FHDDM,
 }
+#: River detectors that draw random numbers (KSWIN subsamples its window): they get a seed
+_SEEDED = frozenset({"kswin"})
 
 
 def error_of(y_true: Any, y_pred: Any) -> float:
@@ -75,12 +78,20 @@ class RiverDetector:
         self.reset()
 
     @classmethod
-    def of(cls, kind: str, field: str | None = None, **params: Any) -> RiverDetector:
-        """Build one of River's detectors by kind ("adwin", "page_hinkley", "ddm", ...)."""
+    def of(cls, kind: str, field: str | None = None, seed: int | None = None,
+           **params: Any) -> RiverDetector:  # fmt: skip
+        """Build one of River's detectors by kind ("adwin", "page_hinkley", "ddm", ...).
+
+        A detector that draws random numbers (KSWIN) gets ``seed``, or
+        :data:`~stream_ml.drift.seeding.DEFAULT_SEED` without one: never OS entropy. The others
+        draw none and ignore it.
+        """
         try:
             factory = _RIVER[kind]
         except KeyError:
             raise ConfigError(f"unknown River detector {kind!r}; one of {sorted(_RIVER)}") from None
+        if kind in _SEEDED:
+            params["seed"] = DEFAULT_SEED if seed is None else seed
         return cls(factory(**params), kind, field)
 
     def reset(self) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from stream_ml.drift import calibration as cal
+from stream_ml.drift.seeding import DEFAULT_SEED
 from stream_ml.errors import ConfigError
 
 __all__ = ["DriftCheck", "WindowedDetector"]
@@ -101,9 +102,9 @@ class WindowedDetector:
         self.calibration_method: cal.Method = calibration
         self.n_simulations = n_simulations
         self.fields = fields
-        self.seed = seed
+        self.seed = DEFAULT_SEED if seed is None else seed  # never OS entropy
         self._fixed_threshold = threshold
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(self.seed)
         if reference == "fixed":
             self._warmup = window_size
             self._cap = window_size

@@ -51,17 +51,19 @@ class _Windowed(_Config):
     lag: int = Field(0, ge=0)
     calibration: Literal["auto", "bootstrap", "uniform"] = "auto"
     n_simulations: int | None = Field(None, ge=10)
+    #: the detector's seed; None: the one ``build(seed=...)`` is given (a monitor derives one
+    #: per detector), else :data:`~stream_ml.drift.seeding.DEFAULT_SEED`
     seed: int | None = None
 
     def _common(self, n_features: int, fields: tuple[str, ...] | None,
-                ert: float | None) -> dict[str, Any]:  # fmt: skip
+                ert: float | None, seed: int | None) -> dict[str, Any]:  # fmt: skip
         return {
             "n_features": n_features, "fields": fields,
             "reference_size": self.reference_size, "window_size": self.window_size,
             "check_every": self.check_every, "ert": self.ert if ert is None else ert,
             "threshold": self.threshold, "reference": self.reference, "lag": self.lag,
             "calibration": self.calibration, "n_simulations": self.n_simulations,
-            "seed": self.seed,
+            "seed": self.seed if self.seed is not None else seed,
         }  # fmt: skip
 
 
@@ -71,8 +73,8 @@ class KSConfig(_Windowed):
     kind: Literal["ks"] = "ks"
 
     def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
-              ert: float | None = None) -> KSDetector:  # fmt: skip
-        return KSDetector(**self._common(n_features, fields, ert))
+              ert: float | None = None, seed: int | None = None) -> KSDetector:  # fmt: skip
+        return KSDetector(**self._common(n_features, fields, ert, seed))
 
 
 class CvMConfig(_Windowed):
@@ -81,8 +83,8 @@ class CvMConfig(_Windowed):
     kind: Literal["cvm"] = "cvm"
 
     def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
-              ert: float | None = None) -> CvMDetector:  # fmt: skip
-        return CvMDetector(**self._common(n_features, fields, ert))
+              ert: float | None = None, seed: int | None = None) -> CvMDetector:  # fmt: skip
+        return CvMDetector(**self._common(n_features, fields, ert, seed))
 
 
 class MMDConfig(_Windowed):
@@ -93,9 +95,9 @@ class MMDConfig(_Windowed):
     bandwidth: float | None = Field(None, gt=0)
 
     def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
-              ert: float | None = None) -> MMDDetector:  # fmt: skip
+              ert: float | None = None, seed: int | None = None) -> MMDDetector:  # fmt: skip
         return MMDDetector(n_components=self.n_components, bandwidth=self.bandwidth,
-                           **self._common(n_features, fields, ert))  # fmt: skip
+                           **self._common(n_features, fields, ert, seed))  # fmt: skip
 
 
 class ChiSquaredConfig(_Windowed):
@@ -106,9 +108,9 @@ class ChiSquaredConfig(_Windowed):
     max_categories: int = Field(64, ge=2)
 
     def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
-              ert: float | None = None) -> ChiSquaredDetector:  # fmt: skip
+              ert: float | None = None, seed: int | None = None) -> ChiSquaredDetector:  # fmt: skip
         return ChiSquaredDetector(max_categories=self.max_categories,
-                                  **self._common(n_features, fields, ert))  # fmt: skip
+                                  **self._common(n_features, fields, ert, seed))  # fmt: skip
 
 
 class PSIConfig(_Windowed):
@@ -120,9 +122,9 @@ class PSIConfig(_Windowed):
     eps: float = Field(1e-4, gt=0)
 
     def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
-              ert: float | None = None) -> PSIDetector:  # fmt: skip
+              ert: float | None = None, seed: int | None = None) -> PSIDetector:  # fmt: skip
         return PSIDetector(max_categories=self.max_categories, eps=self.eps,
-                           **self._common(n_features, fields, ert))  # fmt: skip
+                           **self._common(n_features, fields, ert, seed))  # fmt: skip
 
 
 class RiverConfig(_Config):
@@ -133,9 +135,12 @@ class RiverConfig(_Config):
     params: dict[str, float | int | str | bool | None] = Field(default_factory=dict)
 
     def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
-              ert: float | None = None) -> RiverDetector:  # fmt: skip
+              ert: float | None = None, seed: int | None = None) -> RiverDetector:  # fmt: skip
         field = fields[0] if fields else None
-        return RiverDetector.of(self.kind, field=field, **self.params)
+        params = dict(self.params)
+        own = params.pop("seed", None)  # the config's own seed overrides the monitor's
+        return RiverDetector.of(self.kind, field=field, seed=seed if own is None else int(own),
+                                **params)  # fmt: skip
 
 
 DetectorConfig = Annotated[

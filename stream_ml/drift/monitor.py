@@ -10,6 +10,12 @@ the stated ERT (a Bonferroni correction on alarm rates).
 After an alarm of a detector, its alarms are muted for ``cooldown`` observations (default: the
 detector's ERT, or 10 windows), so that one persistent shift raises one alert, not one per
 window. With ``refresh_on_alarm`` the detector takes the next values as its new reference.
+
+Seeds: the monitor derives one seed per detector from its ``seed`` (the engine passes one
+derived from its own seed and the monitor's index) and the fields that detector watches
+(:func:`~stream_ml.drift.seeding.derive_seed`); a detector config's own ``seed`` overrides it.
+Without either, the seed is :data:`~stream_ml.drift.seeding.DEFAULT_SEED`, never OS entropy,
+so two runs of one configuration give the same thresholds and the same alerts.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import math
 from typing import Any
 
 from stream_ml.drift.base import DriftCheck
+from stream_ml.drift.seeding import SeedLike, derive_seed
 from stream_ml.errors import ConfigError
 
 __all__ = ["DriftAlert", "FeatureDriftMonitor"]
@@ -52,6 +59,11 @@ class DriftAlert:
 class FeatureDriftMonitor:
     """Drift monitoring of named fields of event dicts, with cool-down and reference refresh.
 
+    Parameters: ``fields`` (the names watched), ``detector`` (a detector config from
+    :mod:`stream_ml.drift.config`), ``cooldown`` (observations muted after an alert),
+    ``refresh_on_alarm`` (take a new reference after each alarm) and ``seed`` (an int or a
+    :class:`numpy.random.SeedSequence`; each detector's seed derives from it and its fields).
+
     Examples
     --------
     >>> import numpy as np
@@ -70,21 +82,24 @@ class FeatureDriftMonitor:
     """
 
     def __init__(self, fields: list[str] | tuple[str, ...], detector: Any, *,
-                 cooldown: int | None = None, refresh_on_alarm: bool = False) -> None:  # fmt: skip
+                 cooldown: int | None = None, refresh_on_alarm: bool = False,
+                 seed: SeedLike = None) -> None:  # fmt: skip
         if not fields:
             raise ConfigError("a drift monitor needs at least one field")
         self.fields = tuple(fields)
         self.config = detector
         self.refresh_on_alarm = refresh_on_alarm
+        self.seed = seed
         self.family = getattr(detector, "family", "numeric")
         if self.family == "numeric":
-            self.detectors = [detector.build(len(self.fields), self.fields)]
             self._groups: list[tuple[str, ...]] = [self.fields]
+            self.detectors = [detector.build(len(self.fields), self.fields, None,
+                                             self._seed(self.fields))]  # fmt: skip
         else:
             ert = getattr(detector, "ert", None)
             per = None if ert is None else ert * len(self.fields)
-            self.detectors = [detector.build(1, (f,), per) for f in self.fields]
             self._groups = [(f,) for f in self.fields]
+            self.detectors = [detector.build(1, (f,), per, self._seed((f,))) for f in self.fields]
         if cooldown is None:
             ert = getattr(detector, "ert", None)
             cooldown = int(ert) if ert else 10 * getattr(detector, "window_size", 200)
@@ -93,6 +108,10 @@ class FeatureDriftMonitor:
         self.skipped = dict.fromkeys(self.fields, 0)
         self.n_events = 0
         self.n_alerts = 0
+
+    def _seed(self, group: tuple[str, ...]) -> int:
+        """The seed of the detector watching ``group`` (a config's own seed overrides it)."""
+        return derive_seed(self.seed, "drift-detector", *group)
 
     def observe(self, x: dict[str, Any], t: float | None = None) -> list[DriftAlert]:
         """Feed one event's fields; return the alerts it raised (usually none)."""

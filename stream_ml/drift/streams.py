@@ -36,7 +36,7 @@ class DriftStream:
 
 
 def abrupt(n: int, at: int, shift: float = 1.0, n_features: int = 1, drifting: int = 1,
-           seed: int | None = None) -> DriftStream:  # fmt: skip
+           seed: int = 0) -> DriftStream:  # fmt: skip
     """Standard normal columns; from ``at`` the first ``drifting`` columns move by ``shift``  sd."""
     x = np.random.default_rng(seed).normal(size=(n, n_features))
     x[at:, :drifting] += shift
@@ -44,7 +44,7 @@ def abrupt(n: int, at: int, shift: float = 1.0, n_features: int = 1, drifting: i
 
 
 def variance_change(n: int, at: int, factor: float = 2.0, n_features: int = 1,
-                    seed: int | None = None) -> DriftStream:  # fmt: skip
+                    seed: int = 0) -> DriftStream:  # fmt: skip
     """Standard normal; from ``at`` the first column's standard deviation is multiplied."""
     x = np.random.default_rng(seed).normal(size=(n, n_features))
     x[at:, 0] *= factor
@@ -52,7 +52,7 @@ def variance_change(n: int, at: int, factor: float = 2.0, n_features: int = 1,
 
 
 def gradual(n: int, start: int, width: int, shift: float = 1.0, n_features: int = 1,
-            seed: int | None = None) -> DriftStream:  # fmt: skip
+            seed: int = 0) -> DriftStream:  # fmt: skip
     """Each value comes from the new concept (mean + ``shift``) with a probability rising
     linearly from 0 at ``start`` to 1 at ``start + width`` (the usual gradual drift)."""
     rng = np.random.default_rng(seed)
@@ -63,7 +63,7 @@ def gradual(n: int, start: int, width: int, shift: float = 1.0, n_features: int 
 
 
 def recurring(n: int, period: int, shift: float = 1.0, n_features: int = 1,
-              seed: int | None = None) -> DriftStream:  # fmt: skip
+              seed: int = 0) -> DriftStream:  # fmt: skip
     """Two concepts alternating every ``period`` values (drift at each switch)."""
     x = np.random.default_rng(seed).normal(size=(n, n_features))
     on = (np.arange(n) // period) % 2 == 1
@@ -72,7 +72,7 @@ def recurring(n: int, period: int, shift: float = 1.0, n_features: int = 1,
 
 
 def covariate_shift(n: int, at: int, shift: float = 1.0, n_features: int = 2,
-                    seed: int | None = None) -> DriftStream:  # fmt: skip
+                    seed: int = 0) -> DriftStream:  # fmt: skip
     """Binary labels from a fixed logistic P(y|x); from ``at`` the inputs' mean moves."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, n_features))
@@ -83,7 +83,7 @@ def covariate_shift(n: int, at: int, shift: float = 1.0, n_features: int = 2,
 
 
 def label_shift(n: int, at: int, p_before: float = 0.3, p_after: float = 0.7,
-                n_features: int = 2, seed: int | None = None) -> DriftStream:  # fmt: skip
+                n_features: int = 2, seed: int = 0) -> DriftStream:  # fmt: skip
     """P(x|y) fixed (class means ±0.5); the class prior moves from ``p_before`` to ``p_after``."""
     rng = np.random.default_rng(seed)
     prior = np.where(np.arange(n) < at, p_before, p_after)
@@ -94,7 +94,7 @@ def label_shift(n: int, at: int, p_before: float = 0.3, p_after: float = 0.7,
 
 def categorical_shift(n: int, at: int, p_before: list[float] | None = None,
                       p_after: list[float] | None = None,
-                      seed: int | None = None) -> DriftStream:  # fmt: skip
+                      seed: int = 0) -> DriftStream:  # fmt: skip
     """Categories "c0", "c1", ... drawn with ``p_before``, then with ``p_after`` from ``at``."""
     p0 = np.asarray(p_before or [0.4, 0.3, 0.2, 0.1])
     p1 = np.asarray(p_after or [0.25, 0.25, 0.25, 0.25])
