@@ -1,7 +1,12 @@
-"""``stream-ml snapshots list|show|diff|rollback|audit DB``: inspect and roll back a store.
+"""``stream-ml snapshots list|show|diff|verify|rollback|audit DB``: inspect and roll back a store.
 
 The signing key comes from ``$STREAM_ML_SNAPSHOT_KEY`` (or ``--key-env NAME``); without one,
 ``--trust-unsigned`` must be given explicitly.
+
+Every command says on stderr when the store lost committed snapshots (a deleted or damaged
+``-wal`` file). ``list`` shows a ``check`` column (signature and metadata of each row, without
+reading payloads); ``verify`` checks everything short of unpickling (quick_check, losses,
+checksums, signatures, metadata columns, tags) and exits with status 1 on any problem.
 
 An offline rollback writes a new snapshot (tagged ``rollback``, its parent the current latest)
 so that the next ``stream-ml run`` resumes from it:
@@ -38,7 +43,35 @@ def _open(db: str, key_env: str, trust_unsigned: bool) -> Any:
     key = os.environ.get(key_env) or None
     if key is None and not trust_unsigned:
         raise click.ClickException(f"no signing key: set ${key_env} or pass --trust-unsigned")
-    return SnapshotStore(db, key=key, trust_unsigned=trust_unsigned)
+    store = SnapshotStore(db, key=key, trust_unsigned=trust_unsigned)
+    _warn(store)
+    return store
+
+
+def _warn(store: Any) -> None:
+    """Say on stderr what the store lost or could not check (nothing when all is well)."""
+    if store.lost is not None:
+        err_console.print(f"[bold red]lost[/]: {store.lost.describe()}", highlight=False)
+    for problem in store.integrity:
+        err_console.print(f"[bold red]quick_check[/]: {problem}", highlight=False)
+    if store.head_problem is not None:
+        err_console.print(f"[yellow]warning[/]: {store.head_problem}", highlight=False)
+
+
+def _values(value: Any) -> str:
+    """An engine's per-model metrics (``{name: number}``), or any other JSON value, as text."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_values(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _check_text(check: Any) -> str:
+    text = check.status if check.ok else f"REFUSED ({check.code})"
+    if check.unsigned_tags:
+        text += f", unsigned tags: {','.join(check.unsigned_tags)}"
+    return text
 
 
 def _info_dict(info: Any) -> dict[str, Any]:
@@ -81,8 +114,10 @@ def list_(db: str, as_json: bool, key_env: str, trust_unsigned: bool) -> None:
     """List the snapshots in DB, newest last."""
     with _open(db, key_env, trust_unsigned) as store:
         infos = store.list()
+        checks = {c.version: c for c in store.checks()}
     if as_json:
-        click.echo(json.dumps([_info_dict(i) for i in infos], indent=2, default=str))
+        out = [{**_info_dict(i), "check": _check_dict(checks[i.version])} for i in infos]
+        click.echo(json.dumps(out, indent=2, default=str))
         return
     t = Table(title=f"snapshots in {db}")
     for col in (
@@ -95,13 +130,11 @@ def list_(db: str, as_json: bool, key_env: str, trust_unsigned: bool) -> None:
         "size",
         "tags",
         "metrics",
+        "check",
     ):
         t.add_column(col)
     for i in infos:
-        metrics = "; ".join(
-            f"{m}: " + ", ".join(f"{k}={v:.4f}" for k, v in vals.items())
-            for m, vals in (i.metrics or {}).items()
-        )
+        metrics = "; ".join(f"{m}: {_values(v)}" for m, v in (i.metrics or {}).items())
         t.add_row(
             str(i.version),
             str(i.parent or "-"),
@@ -112,8 +145,55 @@ def list_(db: str, as_json: bool, key_env: str, trust_unsigned: bool) -> None:
             f"{i.size:,}",
             ",".join(i.tags) or "-",
             metrics,
+            _check_text(checks[i.version]),
         )
     console.print(t)
+    for c in checks.values():
+        if not c.ok:
+            err_console.print(f"[bold red]refused[/]: {c.version}: {c.reason}", highlight=False)
+
+
+def _check_dict(check: Any) -> dict[str, Any]:
+    d = {name: getattr(check, name) for name in check.__dataclass_fields__}
+    d["unsigned_tags"] = list(d["unsigned_tags"])
+    return d
+
+
+@snapshots.command("verify")
+@click.argument("db", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@_common
+def verify(db: str, as_json: bool, key_env: str, trust_unsigned: bool) -> None:
+    """Check DB without unpickling: losses, quick_check, every row. Exit 1 on any problem."""
+    with _open(db, key_env, trust_unsigned) as store:
+        report = store.verify()
+    if as_json:
+        lost = report.lost
+        out = {
+            "path": report.path,
+            "ok": report.ok,
+            "integrity": list(report.integrity),
+            "lost": None
+            if lost is None
+            else {
+                "versions": list(lost.versions),
+                "newest_found": lost.newest_found,
+                "offset": lost.offset,
+                "events": lost.events,
+                "created_at": lost.created_at,
+                "reason": lost.reason,
+            },
+            "head_problem": report.head_problem,
+            "snapshots": [_check_dict(c) for c in report.snapshots],
+        }
+        click.echo(json.dumps(out, indent=2, default=str))
+    else:
+        for c in report.snapshots:
+            line = f"{c.version}: {_check_text(c)}" + (f": {c.reason}" if c.reason else "")
+            click.echo(line)
+        click.echo("ok" if report.ok else "PROBLEMS FOUND")
+    if not report.ok:
+        sys.exit(1)
 
 
 @snapshots.command("show")
@@ -172,12 +252,17 @@ def rollback(
     db: str, version: int, scope: str, reason: str | None, key_env: str, trust_unsigned: bool
 ) -> None:
     """Roll back to VERSION: the next run resumes from a new snapshot built from it."""
+    from stream_ml.stages.snapshotting import engine_state
+
     with _open(db, key_env, trust_unsigned) as store:
         try:
             target, tinfo = store.load(version)
+            target = engine_state(target, version, db)
             rec = store.latest_valid()
-            assert rec is not None
-            current, cinfo = rec.state, rec.info
+            if rec is None:  # loaded just above, so only a concurrent prune gets here
+                raise click.ClickException(f"{db} holds no valid snapshot to roll back from")
+            current = engine_state(rec.state, rec.info.version, db)
+            cinfo = rec.info
             if scope == "models":
                 engine = current["engine"]
                 saved = {s.name: s.model for s in target["engine"].slots}

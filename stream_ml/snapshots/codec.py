@@ -6,14 +6,23 @@ A payload is self-describing::
 
 The header (canonical JSON) names the compression, the pickle protocol and the versions of Python,
 River and stream-ml that wrote it; the body is the compressed pickle. The SHA-256 covers the whole
-payload; the HMAC-SHA256 signature covers the payload *and* an optional ``context`` (the store
-passes the snapshot's immutable metadata, so an offset or a config hash cannot be swapped either).
+payload. The signature (format 2, written as ``"2:" + hex``) is an HMAC-SHA256 over an optional
+``context`` *and the payload's SHA-256*: the store passes every metadata column a reader trusts,
+so neither the bytes nor an offset, a size or a River version can be swapped, and the metadata
+can be verified without reading the payload. Format 1 signatures (bare hex, written before
+format 2: an HMAC over the context and the whole payload) still verify.
+
+Trust rule (:func:`check_signature`): a snapshot with **no** signature is accepted only with
+``trust_unsigned=True``; a signature that does not verify under the key in use is refused
+always, even with ``trust_unsigned=True``; a signed snapshot read with no key at all is accepted
+unverified only with ``trust_unsigned=True``.
 
 :func:`decode` checks, in this order and **before anything is unpickled**: the checksum
 (:class:`~stream_ml.errors.SnapshotCorrupt`), the signature
 (:class:`~stream_ml.errors.SnapshotSignatureError`), the header, and the River version
-(:class:`~stream_ml.errors.SnapshotVersionError`). Only then is the body decompressed and
-unpickled; any error there is wrapped into a :class:`~stream_ml.errors.SnapshotError`.
+(:class:`~stream_ml.errors.SnapshotVersionError`) (:func:`verify` does exactly that, and no
+more). Only then is the body decompressed and unpickled (:func:`unpickle`); any error there is
+wrapped into a :class:`~stream_ml.errors.SnapshotError`.
 
 Version rule: a snapshot is refused when the River *major.minor* that wrote it differs from the
 running one (River changes estimator internals between minor releases), unless
@@ -46,13 +55,19 @@ from stream_ml.errors import (
 __all__ = [
     "KEY_ENV_VAR",
     "PICKLE_PROTOCOL",
+    "SIGNATURE_V2",
     "Compression",
+    "SignatureStatus",
+    "check_signature",
     "decode",
     "encode",
     "read_header",
     "resolve_key",
     "sha256_hex",
     "sign",
+    "sign_digest",
+    "unpickle",
+    "verify",
     "versions",
 ]
 
@@ -60,7 +75,9 @@ KEY_ENV_VAR = "STREAM_ML_SNAPSHOT_KEY"
 PICKLE_PROTOCOL = 5
 MAGIC = b"SMLS"
 FORMAT = 1
+SIGNATURE_V2 = "2:"  # prefix of format-2 signatures (HMAC over context and SHA-256)
 Compression = Literal["auto", "zlib", "lzma", "none"]
+SignatureStatus = Literal["verified", "unsigned", "unverified"]
 _SAMPLE = 8192  # bytes tried by "auto"
 _WORTH = 0.8  # "auto" compresses when the sample shrinks below this ratio
 _PREFIX = struct.Struct(">4sBI")  # magic, format, header length
@@ -103,6 +120,84 @@ def sign(key: bytes, payload: bytes, context: bytes = b"") -> str:
     mac.update(context)
     mac.update(payload)
     return mac.hexdigest()
+
+
+def sign_digest(key: bytes, sha256: str, context: bytes = b"") -> str:
+    """Format-2 signature: ``"2:"`` + :func:`sign` over ``context`` and the payload's hex SHA-256.
+
+    The checksum binds the payload, so this signature binds payload and context while costing
+    one HMAC over a few hundred bytes, and it verifies without the payload.
+
+    >>> sign_digest(b"k", "00" * 32, b"ctx")[:10]
+    '2:374267a9'
+    """
+    return SIGNATURE_V2 + sign(key, str(sha256).encode("ascii"), context)
+
+
+def check_signature(
+    signature: str | None,
+    *,
+    key: bytes | str | None,
+    sha256: str,
+    context: bytes = b"",
+    payload: bytes | None = None,
+    trust_unsigned: bool = False,
+) -> SignatureStatus:
+    """Apply the trust rule (module docs); returns how far the signature was verified.
+
+    ``sha256`` must be the payload's *actual* hash (or the stored one, when only the metadata
+    is checked); ``payload`` is needed for format-1 signatures only. Returns ``"verified"``,
+    ``"unsigned"`` (no signature, ``trust_unsigned``) or ``"unverified"`` (signed, no key,
+    ``trust_unsigned``); raises :class:`~stream_ml.errors.SnapshotSignatureError` otherwise.
+    A signature that does not match the key in use is refused whatever ``trust_unsigned`` says.
+
+    Examples:
+        >>> digest = "ab" * 32
+        >>> check_signature(sign_digest(b"k", digest), key=b"k", sha256=digest)
+        'verified'
+        >>> check_signature(None, key=b"k", sha256=digest, trust_unsigned=True)
+        'unsigned'
+        >>> check_signature(sign_digest(b"other", digest), key=b"k", sha256=digest,
+        ...     trust_unsigned=True)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stream_ml.errors.SnapshotSignatureError: snapshot signature does not match the key ...
+    """
+    raw_key = resolve_key(key)
+    if not signature:
+        if trust_unsigned:
+            return "unsigned"
+        if raw_key is None:
+            raise SnapshotSignatureError(_NO_KEY)
+        raise SnapshotSignatureError(
+            "snapshot is unsigned; refusing to unpickle it (trust_unsigned=True to override, "
+            "only for snapshots from a trusted source)"
+        )
+    if raw_key is None:
+        if trust_unsigned:
+            return "unverified"
+        raise SnapshotSignatureError(_NO_KEY)
+    signature = str(signature)
+    if signature.startswith(SIGNATURE_V2):
+        expected = sign_digest(raw_key, sha256, context)
+    elif payload is None:
+        raise SnapshotSignatureError(
+            "a format-1 signature can only be checked against the payload; none was given"
+        )
+    else:
+        expected = sign(raw_key, payload, context)
+    if not hmac.compare_digest(expected, signature):
+        raise SnapshotSignatureError(
+            "snapshot signature does not match the key (written with another key, or its "
+            "bytes or metadata were altered); refusing it even with trust_unsigned"
+        )
+    return "verified"
+
+
+_NO_KEY = (
+    f"no snapshot key: pass key= or set ${KEY_ENV_VAR} to verify the signature "
+    "(or trust_unsigned=True to load unverified snapshots, only from a trusted source)"
+)
 
 
 def encode(
@@ -151,8 +246,9 @@ def encode(
     head = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
     payload = _PREFIX.pack(MAGIC, FORMAT, len(head)) + head + body
     raw_key = resolve_key(key)
-    signature = sign(raw_key, payload, context) if raw_key is not None else None
-    return payload, sha256_hex(payload), signature
+    digest = sha256_hex(payload)
+    signature = sign_digest(raw_key, digest, context) if raw_key is not None else None
+    return payload, digest, signature
 
 
 def _compresses(raw: bytes) -> bool:
@@ -188,7 +284,7 @@ def _major_minor(version: str) -> tuple[str, ...]:
     return tuple(str(version).split(".")[:2])
 
 
-def decode(
+def verify(
     payload: bytes,
     sha256: str,
     signature: str | None,
@@ -197,20 +293,15 @@ def decode(
     context: bytes = b"",
     trust_unsigned: bool = False,
     allow_version_mismatch: bool = False,
-) -> tuple[object, dict[str, Any]]:
-    """Verify and unpickle a payload written by :func:`encode`; returns ``(state, header)``.
+) -> dict[str, Any]:
+    """Every check of :func:`decode` (checksum, signature, header, River version), no unpickling.
 
-    Raises SnapshotCorrupt (checksum, header, decompression), SnapshotSignatureError (no key, no
-    signature, or a signature from another key; skipped only with ``trust_unsigned=True``),
-    SnapshotVersionError (another River major.minor; skipped with ``allow_version_mismatch``), all
-    before unpickling; an error while unpickling becomes a SnapshotError naming its cause.
+    Returns the payload's header. Raises SnapshotCorrupt, SnapshotSignatureError or
+    SnapshotVersionError, like :func:`decode`.
 
-    Examples:
-        >>> payload, digest, sig = encode([1, 2, 3], b"ours")
-        >>> decode(payload, digest, sig, key=b"theirs")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        stream_ml.errors.SnapshotSignatureError: snapshot signature does not match the key ...
+    >>> payload, digest, sig = encode([1], b"k", compression="none")
+    >>> verify(payload, digest, sig, key=b"k")["compression"]
+    'none'
     """
     payload = bytes(payload)
     actual = sha256_hex(payload)
@@ -219,32 +310,28 @@ def decode(
             f"snapshot checksum mismatch: stored sha256 {sha256}, payload hashes to {actual} "
             f"({len(payload)} bytes); the payload was damaged after it was written"
         )
-    if not trust_unsigned:
-        raw_key = resolve_key(key)
-        if raw_key is None:
-            raise SnapshotSignatureError(
-                f"no snapshot key: pass key= or set ${KEY_ENV_VAR} to verify the signature "
-                "(or trust_unsigned=True to load unverified snapshots, only from a trusted source)"
-            )
-        if not signature:
-            raise SnapshotSignatureError(
-                "snapshot is unsigned; refusing to unpickle it (trust_unsigned=True to override, "
-                "only for snapshots from a trusted source)"
-            )
-        expected = sign(raw_key, payload, context)
-        if not hmac.compare_digest(expected, str(signature)):
-            raise SnapshotSignatureError(
-                "snapshot signature does not match the key (written with another key, or its "
-                "bytes or metadata were altered); refusing to unpickle it"
-            )
-    header, start = read_header(payload)
+    check_signature(
+        signature,
+        key=key,
+        sha256=actual,
+        context=context,
+        payload=payload,
+        trust_unsigned=trust_unsigned,
+    )
+    header, _start = read_header(payload)
     here = river.__version__
     if not allow_version_mismatch and _major_minor(header["river"]) != _major_minor(here):
         raise SnapshotVersionError(
             f"snapshot written by River {header['river']}, this process runs River {here}: "
             "River major.minor must match (allow_version_mismatch=True to try anyway)"
         )
-    body = payload[start:]
+    return header
+
+
+def unpickle(payload: bytes, header: dict[str, Any]) -> object:
+    """Decompress and unpickle a payload that :func:`verify` accepted (never call it before)."""
+    _header, start = read_header(payload)
+    body = bytes(payload)[start:]
     try:
         if header["compression"] == "zlib":
             raw = zlib.decompress(body)
@@ -257,11 +344,49 @@ def decode(
     except (zlib.error, lzma.LZMAError) as exc:
         raise SnapshotCorrupt(f"snapshot body does not decompress: {exc}") from exc
     try:
-        state = pickle.loads(raw)
+        return pickle.loads(raw)
     except Exception as exc:
         raise SnapshotError(
             f"snapshot verified but cannot be unpickled by this process "
             f"(written by {header.get('python')}/river {header['river']}/"
             f"stream-ml {header.get('stream_ml')}): {type(exc).__name__}: {exc}"
         ) from exc
-    return state, header
+
+
+def decode(
+    payload: bytes,
+    sha256: str,
+    signature: str | None,
+    *,
+    key: bytes | str | None,
+    context: bytes = b"",
+    trust_unsigned: bool = False,
+    allow_version_mismatch: bool = False,
+) -> tuple[object, dict[str, Any]]:
+    """Verify and unpickle a payload written by :func:`encode`; returns ``(state, header)``.
+
+    Raises SnapshotCorrupt (checksum, header, decompression), SnapshotSignatureError (no key or
+    no signature, both skipped only with ``trust_unsigned=True``; a signature from another key
+    or over altered metadata, never skipped), SnapshotVersionError (another River major.minor;
+    skipped with ``allow_version_mismatch``), all before unpickling; an error while unpickling
+    becomes a SnapshotError naming its cause.
+
+    Examples:
+        >>> payload, digest, sig = encode([1, 2, 3], b"ours")
+        >>> decode(payload, digest, sig, key=b"theirs")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stream_ml.errors.SnapshotSignatureError: snapshot signature does not match the key ...
+        >>> decode(payload, digest, None, key=None, trust_unsigned=True)[0]
+        [1, 2, 3]
+    """
+    header = verify(
+        payload,
+        sha256,
+        signature,
+        key=key,
+        context=context,
+        trust_unsigned=trust_unsigned,
+        allow_version_mismatch=allow_version_mismatch,
+    )
+    return unpickle(payload, header), header

@@ -1,11 +1,21 @@
-"""Records returned by the snapshot store: snapshot metadata, skipped snapshots, audit entries."""
+"""Records returned by the snapshot store: snapshot metadata, skipped and lost snapshots, audit
+entries and verification reports."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
-__all__ = ["AuditRecord", "Recovered", "SkippedSnapshot", "SnapshotInfo"]
+__all__ = [
+    "AuditRecord",
+    "Recovered",
+    "SkippedSnapshot",
+    "SnapshotCheck",
+    "SnapshotInfo",
+    "SnapshotLoss",
+    "StoreReport",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,11 +62,107 @@ class SnapshotInfo:
 
 @dataclass(frozen=True, slots=True)
 class SkippedSnapshot:
-    """A snapshot passed over by ``latest_valid`` and why (``code`` is the error's code)."""
+    """A snapshot passed over by ``latest_valid`` and why (``code`` is the error's code).
+
+    Code ``snapshot_lost``: the snapshot was committed but the store no longer holds it.
+    """
 
     version: int
     code: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotLoss:
+    """Committed snapshots the store no longer holds, found by comparing it with its head file.
+
+    ``first``..``last`` are the versions missing after the newest one the store still holds
+    (``newest_found``, None when none is left); ``offset``, ``events`` and ``created_at`` are
+    those of ``last``, the newest snapshot ever committed, as the head file recorded them.
+
+    Examples:
+        >>> loss = SnapshotLoss(first=6, last=8, newest_found=5, offset={"line": 800},
+        ...     events=800, created_at=0.0, reason="the -wal file was missing")
+        >>> list(loss.versions)
+        [6, 7, 8]
+        >>> print(loss.describe())  # doctest: +NORMALIZE_WHITESPACE
+        snapshots 6-8 were lost: the -wal file was missing; the newest committed was 8
+        (offset {"line": 800}, 800 events); the store now ends at 5
+    """
+
+    first: int
+    last: int
+    newest_found: int | None
+    offset: Any
+    events: int
+    created_at: float
+    reason: str
+
+    @property
+    def versions(self) -> range:
+        """The lost versions, oldest first."""
+        return range(self.first, self.last + 1)
+
+    def describe(self) -> str:
+        """One line: which versions were lost, why, and what the newest of them held."""
+        if self.first == self.last:
+            span = f"snapshot {self.first} was"
+        else:
+            span = f"snapshots {self.first}-{self.last} were"
+        now = (
+            "the store is now empty"
+            if self.newest_found is None
+            else f"the store now ends at {self.newest_found}"
+        )
+        return (
+            f"{span} lost: {self.reason}; the newest committed was {self.last} "
+            f"(offset {json.dumps(self.offset)}, {self.events} events); {now}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotCheck:
+    """How far one snapshot was verified (``status``) and, when refused, why.
+
+    ``status``: ``"verified"`` (signature and metadata check out), ``"unsigned"`` (no signature;
+    accepted with trust_unsigned only), ``"unverified"`` (signed, but no key to check it),
+    ``"unchecked"`` (format-1 signature: only a full ``verify`` or a load can check it) or
+    ``"refused"`` (``code`` and ``reason`` say why: a bad signature, a damaged payload, an edited
+    column or tag). ``unsigned_tags`` are tags written without a key (or before schema 2).
+    """
+
+    version: int
+    status: Literal["verified", "unsigned", "unverified", "unchecked", "refused"]
+    code: str | None = None
+    reason: str | None = None
+    signature_format: int | None = None
+    unsigned_tags: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Not refused (unsigned and unverified snapshots are ok only under trust_unsigned)."""
+        return self.status != "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreReport:
+    """What ``SnapshotStore.verify()`` found: SQLite integrity, lost snapshots, every row."""
+
+    path: str
+    integrity: tuple[str, ...]
+    lost: SnapshotLoss | None
+    head_problem: str | None
+    snapshots: tuple[SnapshotCheck, ...]
+
+    @property
+    def ok(self) -> bool:
+        """No integrity problem, no loss, no damaged head file, no refused snapshot."""
+        return (
+            not self.integrity
+            and self.lost is None
+            and self.head_problem is None
+            and all(c.ok for c in self.snapshots)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +178,11 @@ class AuditRecord:
 
 
 class Recovered(NamedTuple):
-    """What ``latest_valid`` returns: the state, its metadata, and the newer snapshots skipped."""
+    """What ``latest_valid`` returns: the state, its metadata, and the newer snapshots skipped.
+
+    ``skipped`` lists, newest first, the snapshots lost (code ``snapshot_lost``, see
+    ``SnapshotStore.lost``) and then those that did not verify.
+    """
 
     state: object
     info: SnapshotInfo

@@ -1,13 +1,19 @@
-"""SQLite schema of the snapshot store, the pragmas it runs under, and row <-> record helpers."""
+"""SQLite schema of the snapshot store, the pragmas it runs under, and row <-> record helpers.
+
+Schema 2 (this build) adds a ``mac`` to each tag and signs every metadata column a reader trusts
+(:func:`signed_context`); a schema-1 store is migrated in place when opened (one ``ALTER TABLE``)
+and its snapshots, signed with format 1 (:func:`signed_context_v1`), still load.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from stream_ml.snapshots.codec import SIGNATURE_V2
 from stream_ml.snapshots.info import SnapshotInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -33,6 +39,7 @@ CREATE TABLE IF NOT EXISTS snapshots (
 CREATE TABLE IF NOT EXISTS snapshot_tags (
     version INTEGER NOT NULL,
     tag TEXT NOT NULL,
+    mac TEXT,
     PRIMARY KEY (version, tag)
 );
 CREATE INDEX IF NOT EXISTS snapshot_tags_by_tag ON snapshot_tags (tag);
@@ -60,8 +67,48 @@ INFO_COLUMNS = (
 )
 
 
+# Every column of a snapshot row but the payload (bound by sha256) and the signature itself:
+# what ``list``, ``info``, ``diff`` and ``load`` show or use. Tags are signed one by one.
+SIGNED_COLUMNS = (
+    "version",
+    "engine",
+    "source_offset",
+    "events",
+    "event_time",
+    "created_at",
+    "config_hash",
+    "metrics",
+    "parent",
+    "size",
+    "sha256",
+    "note",
+    "codec",
+    "python_version",
+    "river_version",
+    "stream_ml_version",
+)
+# Columns a format-1 signature does not cover but the (signed) payload proves: checked on load.
+HEADER_COLUMNS = {
+    "codec": "compression",
+    "python_version": "python",
+    "river_version": "river",
+    "stream_ml_version": "stream_ml",
+}
+
+
 def signed_context(row: dict[str, Any]) -> bytes:
-    """The immutable metadata the signature binds to the payload (as stored in the row)."""
+    """What a format-2 signature binds (with the payload's SHA-256): every column a reader trusts.
+
+    >>> row = dict.fromkeys(SIGNED_COLUMNS, 1)
+    >>> signed_context(row)[:28]
+    b'["stream-ml/snapshot/2",1,1,'
+    """
+    fields = ["stream-ml/snapshot/2", *(row[c] for c in SIGNED_COLUMNS)]
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def signed_context_v1(row: dict[str, Any]) -> bytes:
+    """The metadata a format-1 signature (schema 1, before format 2) binds to the payload."""
     fields = [
         row["version"],
         row["engine"],
@@ -74,6 +121,30 @@ def signed_context(row: dict[str, Any]) -> bytes:
         row["parent"],
     ]
     return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def context_for(row: dict[str, Any]) -> bytes:
+    """The context the row's signature was made over (format 2, or format 1 for old rows)."""
+    signature = row.get("signature") or ""
+    if str(signature).startswith(SIGNATURE_V2) or not signature:
+        return signed_context(row)
+    return signed_context_v1(row)
+
+
+def tag_context(version: int, tag: str, sha256: str) -> bytes:
+    """What a tag's mac binds: the tag, its snapshot's version and that snapshot's SHA-256."""
+    return json.dumps(["stream-ml/tag/1", version, tag, sha256], separators=(",", ":")).encode()
+
+
+def migrate(db: Any) -> None:
+    """Bring a schema-1 store to schema 2 (adds ``snapshot_tags.mac``); idempotent."""
+    columns = {r[1] for r in db.execute("PRAGMA table_info(snapshot_tags)").fetchall()}
+    if "mac" not in columns:
+        db.execute("ALTER TABLE snapshot_tags ADD COLUMN mac TEXT")
+    version = str(SCHEMA_VERSION)
+    db.execute(
+        "UPDATE snapshot_meta SET value = ? WHERE key = 'schema' AND value != ?", [version, version]
+    )
 
 
 def info_from_row(row: dict[str, Any]) -> SnapshotInfo:

@@ -8,15 +8,70 @@ continues the run as if it had never stopped.
 
 The stage is attached to an engine (``engine.snapshots``) but is not part of the engine's
 state: it holds an open SQLite connection and is never pickled.
+
+Losses are reported, never silent: when the store lost committed snapshots (a deleted or
+damaged ``-wal`` file, see :mod:`stream_ml.snapshots.store`), :meth:`SnapshotStage.latest` goes
+on from the newest valid snapshot and says so in ``stage.lost`` (a
+:class:`~stream_ml.snapshots.SnapshotLoss`), ``stage.skipped`` (code ``snapshot_lost``) and
+``stage.recovery`` (one line for the operator, also logged as a warning).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from stream_ml.errors import ConfigError, SnapshotCorrupt, SnapshotError
-from stream_ml.snapshots import Recovered, SnapshotInfo, SnapshotPolicy, SnapshotStore
+from stream_ml.snapshots import (
+    Recovered,
+    SkippedSnapshot,
+    SnapshotInfo,
+    SnapshotLoss,
+    SnapshotLost,
+    SnapshotPolicy,
+    SnapshotStore,
+)
+
+__all__ = ["NotAnEngineSnapshot", "SnapshotStage", "engine_state"]
+
+log = logging.getLogger("stream_ml.snapshots")
+_GO_ON = (SnapshotCorrupt.code, SnapshotLost.code)  # skipped for these, a run may start over
+
+
+class NotAnEngineSnapshot(SnapshotError):
+    """A snapshot verified, but its payload is not an engine snapshot (another program's)."""
+
+    code = "snapshot_not_engine"
+
+
+def engine_state(state: object, version: int, where: object = "") -> dict[str, Any]:
+    """``state`` if it is an engine snapshot (``{"engine": <engine>, ...}``), else a typed error.
+
+    An engine is recognised by its ``slots`` and ``seq`` attributes (no import of the engine
+    module: it imports this one).
+
+    Examples:
+        >>> engine_state({"engine": [1, 2]}, 7, "s.db")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        stream_ml.stages.snapshotting.NotAnEngineSnapshot: snapshot 7 in s.db does not hold \
+an engine: found a dict whose 'engine' is a list ...
+    """
+    place = f" in {where}" if where else ""
+    if not isinstance(state, dict):
+        found = f"a {type(state).__name__}"
+    elif "engine" not in state:
+        found = f"a dict without an 'engine' key (keys: {sorted(map(str, state))[:8]})"
+    else:
+        engine = state["engine"]
+        if hasattr(engine, "slots") and hasattr(engine, "seq"):
+            return state
+        found = f"a dict whose 'engine' is a {type(engine).__name__} (no slots and seq)"
+    raise NotAnEngineSnapshot(
+        f"snapshot {version}{place} does not hold an engine: found {found}; was it written by "
+        "SnapshotStage.save (or Engine.snapshot)?"
+    )
 
 
 class SnapshotStage:
@@ -34,7 +89,9 @@ class SnapshotStage:
         self.store = store
         self.config_hash = config_hash
         self.parent: int | None = None
-        self.skipped: list[Any] = []
+        self.skipped: list[SkippedSnapshot] = []
+        self.lost: SnapshotLoss | None = store.lost
+        self.recovery: str | None = None
 
     @classmethod
     def open(
@@ -105,32 +162,52 @@ class SnapshotStage:
         return info
 
     def latest(self) -> Recovered | None:
-        """The newest snapshot that verifies (corrupt ones are skipped and remembered).
+        """The newest snapshot that verifies (corrupt and lost ones are skipped and remembered).
 
-        None when the store is empty, or when every snapshot is damaged (the run then starts
-        from the beginning, and ``skipped`` says why). Snapshots refused for their signature or
-        versions raise instead: those are never skipped silently.
+        None when the store is empty, or when every snapshot is damaged or lost (the run then
+        starts from the beginning, and ``skipped`` says why). Lost snapshots are in ``lost``
+        and ``skipped``; ``recovery`` sums it up in one line (also logged) when anything was
+        skipped. Snapshots refused for their signature or versions raise instead: those are
+        never skipped silently; so does a verified payload that is not an engine
+        (:class:`NotAnEngineSnapshot`).
         """
         try:
             rec = self.store.latest_valid()
         except SnapshotCorrupt as exc:
             skipped = getattr(exc, "skipped", ())
-            if not skipped or any(k.code != SnapshotCorrupt.code for k in skipped):
+            if not skipped or any(k.code not in _GO_ON for k in skipped):
                 raise  # foreign keys or versions: refuse, never start over silently
-            # every snapshot is damaged: the previous valid state is the initial one
-            self.skipped = list(skipped)
+            # every snapshot is damaged or lost: the previous valid state is the initial one
+            self._remember(list(skipped), None)
             self.parent = None
             return None
         if rec is not None:
-            self.skipped = list(rec.skipped)
+            engine_state(rec.state, rec.info.version, self.store.path)
+            self._remember(list(rec.skipped), rec.info.version)
             self.parent = rec.info.version
+        else:
+            self._remember([], None)
         return rec
 
+    def _remember(self, skipped: list[SkippedSnapshot], version: int | None) -> None:
+        self.skipped, self.lost = skipped, self.store.lost
+        if not skipped:
+            self.recovery = None
+            return
+        start = "starting from the beginning" if version is None else f"resumed from {version}"
+        damaged = [f"{s.version} ({s.code})" for s in skipped if s.code != SnapshotLost.code]
+        parts = [start]
+        if self.lost is not None:
+            parts.append(self.lost.describe())
+        if damaged:
+            parts.append("skipped " + ", ".join(damaged))
+        self.recovery = f"{self.store.path}: " + "; ".join(parts)
+        log.warning("%s", self.recovery)
+
     def load(self, version: int) -> tuple[Any, SnapshotInfo]:
+        """Load snapshot ``version`` and check that it holds an engine (NotAnEngineSnapshot)."""
         state, info = self.store.load(version)
-        if not isinstance(state, dict) or "engine" not in state:
-            raise SnapshotError(f"snapshot {version} does not hold an engine")
-        return state, info
+        return engine_state(state, version, self.store.path), info
 
     def close(self) -> None:
         self.store.close()

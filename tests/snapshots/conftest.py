@@ -50,13 +50,14 @@ def read_row(path: Path, version: int) -> dict[str, Any]:
 def replace_signed(path: Path, version: int, payload: bytes, key: bytes) -> None:
     """Replace a payload *and* re-checksum and re-sign it with ``key`` (a legitimate rewrite)."""
     row = read_row(path, version)
-    signature = codec.sign(key, payload, signed_context(row))
+    row.update(payload=payload, sha256=codec.sha256_hex(payload), size=len(payload))
+    signature = codec.sign_digest(key, row["sha256"], signed_context(row))
     con = sqlite3.connect(path)
     with con:
         con.execute(
             "UPDATE snapshots SET payload = ?, sha256 = ?, signature = ?, size = ? "
             "WHERE version = ?",
-            [payload, codec.sha256_hex(payload), signature, len(payload), version],
+            [payload, row["sha256"], signature, len(payload), version],
         )
     con.close()
 

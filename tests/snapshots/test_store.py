@@ -157,6 +157,14 @@ def test_killed_writer_and_deleted_wal(db_path: Path, delete_wal: bool) -> None:
         expected = 2 if delete_wal else 4  # without the WAL, only checkpointed snapshots remain
         assert recovered.state == {"n": expected} and recovered.info.version == expected
         assert [i.version for i in store.list()] == list(range(1, expected + 1))
+        if delete_wal:  # ... and the loss is reported, not silent
+            assert store.lost is not None and list(store.lost.versions) == [3, 4]
+            assert [(s.version, s.code) for s in recovered.skipped] == [
+                (4, "snapshot_lost"),
+                (3, "snapshot_lost"),
+            ]
+        else:
+            assert store.lost is None and recovered.skipped == ()
 
 
 def test_foreign_and_unsigned_snapshots_refused(db_path: Path, tmp_path: Path) -> None:
@@ -294,7 +302,12 @@ def test_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     import re
 
     text = (ROOT / "docs" / "snapshots.md").read_text()
-    code = re.search(r"```python\n(.*?)```", text, re.S)
-    assert code is not None
-    exec(compile(code.group(1), "docs/snapshots.md", "exec"), {})
-    assert capsys.readouterr().out.splitlines() == ["3 {'line': 300} ()", "(100, 300) ['rollback']"]
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 2
+    expected = [
+        ["3 {'line': 300} ()", "(100, 300) ['rollback']"],
+        ["[3, 4, 5] 2 {'line': 5}", "2 [5, 4, 3]", "[('lost', 2, 5)]"],
+    ]
+    for code, out in zip(blocks, expected, strict=True):
+        exec(compile(code, "docs/snapshots.md", "exec"), {})
+        assert capsys.readouterr().out.splitlines() == out
