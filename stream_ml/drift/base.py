@@ -2,7 +2,7 @@
 
 A subclass supplies three things: how to prepare a reference (:meth:`_prepare`), the vectorized
 statistic of a window against it (:meth:`_statistics`, one value per monitored column) and a
-simulator of that statistic on stationary streams (:meth:`_simulate`, used by calibration).
+simulator of that statistic on stationary streams (:meth:`_segments`, used by calibration).
 
 Per event, :meth:`WindowedDetector.update` writes one row into a preallocated ring buffer: O(1),
 no sort, no scipy. Every ``check_every`` events (once the window is full) the statistic is
@@ -14,6 +14,14 @@ simulates.
 Event indices (``n_events``, window bounds) count the values given to ``update`` since the
 detector was built or :meth:`~WindowedDetector.reset`: the window ``[start, end)`` holds the
 values number ``start`` to ``end - 1`` (0-based).
+
+Calibration never blocks a call. A distribution-free threshold (rank statistics, "uniform") is
+a pure function of the configuration, looked up when the detector is built
+(:mod:`stream_ml.drift.thresholds`). A data-dependent one (a bootstrap of the reference) runs as
+a :class:`~stream_ml.drift.jobs.CalibrationJob`, one bounded step per ``update`` once the
+reference is complete; until it is done the detector uses a stated conservative *interim*
+threshold (:meth:`_interim`). ``calibration["status"]`` says which ("interim" or
+"calibrated") and ``calibration["since"]`` from which event.
 """
 
 from __future__ import annotations
@@ -25,12 +33,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from stream_ml.drift import calibration as cal
+from stream_ml.drift.jobs import CalibrationJob
 from stream_ml.drift.seeding import DEFAULT_SEED
+from stream_ml.drift.segments import Segments
 from stream_ml.errors import ConfigError
 
 __all__ = ["DriftCheck", "WindowedDetector"]
 
 ReferencePolicy = Literal["fixed", "lagged"]
+#: steps of a running calibration job per update (each about STEP_BUDGET cells of work)
+STEPS_PER_UPDATE = 4
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -113,6 +125,9 @@ class WindowedDetector:
             self._cap = self._warmup
         if ert is not None and threshold is None and ert <= self._warmup:
             raise ConfigError(f"ert={ert} must exceed the {self._warmup} events a check needs")
+        if calibration == "uniform" and not self._rank_based:
+            raise ConfigError(f"{self.name}: calibration='uniform' needs a rank statistic")
+        self._uniform = None if threshold is not None else self._uniform_report()
         self._alloc()
         self.reset()
 
@@ -128,6 +143,7 @@ class WindowedDetector:
         fixed = self._fixed_threshold
         self.threshold = float("inf") if fixed is None else float(fixed)
         self.calibration: dict[str, Any] = {}
+        self._job: CalibrationJob | None = None
         self._ref_fill = 0 if self.reference == "fixed" else self.reference_size
         self._ref_start = 0
         self._prepared: Any = None
@@ -152,6 +168,7 @@ class WindowedDetector:
         self._restart()
         if self.reference == "lagged":
             return
+        self._job = None  # a calibration of the old reference is of no use
         if values is None:
             self._ref_fill = 0
             return
@@ -174,9 +191,14 @@ class WindowedDetector:
 
     # -- the hot path --------------------------------------------------------------------
     def update(self, value: Any) -> None:
-        """Take one value (a number, or a sequence of ``n_features`` numbers). O(1)."""
+        """Take one value (a number, or a sequence of ``n_features`` numbers).
+
+        O(1), plus a bounded slice of a running calibration job (about a millisecond).
+        """
         self.drift_detected = False
         self.n_events += 1
+        if self._job is not None:
+            self._advance_job()
         if self._ref_fill < self.reference_size:
             self._ref[:, self._ref_fill] = self._encode(value)
             self._ref_fill += 1
@@ -244,43 +266,74 @@ class WindowedDetector:
         return self._last
 
     # -- calibration ---------------------------------------------------------------------
+    @property
+    def calibrated(self) -> bool:
+        """Whether the threshold in use is the final one (not an interim one, nor none yet)."""
+        return self.calibration.get("status") == "calibrated"
+
+    def _spec(self) -> cal.Spec:
+        assert self.ert is not None
+        return cal.Spec(
+            statistic=self.name, n_features=self.n_features, reference_size=self.reference_size,
+            window_size=self.window_size, check_every=self.check_every, ert=float(self.ert),
+            reference=self.reference, lag=self.lag, n_simulations=self.n_simulations,
+        )  # fmt: skip
+
     def _reference_complete(self) -> None:
         self._prepared = self._prepare(self._ref)
         self._calibrate(self._ref)
 
     def _calibrate(self, pool: NDArray[np.float64]) -> None:
+        """Calibrate on ``pool`` (the reference): at once if distribution-free, else a job."""
+        self._job = None
+        since = self.n_events
         if self._fixed_threshold is not None:
-            self.calibration = {"method": "fixed", "threshold": self.threshold}
+            self.calibration = {"method": "fixed", "threshold": self.threshold,
+                                "status": "calibrated", "since": since}  # fmt: skip
             return
-        assert self.ert is not None
-        spec = cal.Spec(
-            statistic=self.name, n_features=self.n_features, reference_size=self.reference_size,
-            window_size=self.window_size, check_every=self.check_every, ert=float(self.ert),
-            reference=self.reference, lag=self.lag, n_simulations=self.n_simulations,
-        )  # fmt: skip
-        method = self.calibration_method
-        if method == "auto":
-            method = (
-                "uniform" if self._rank_based and self._distribution_free(pool) else "bootstrap"
-            )
+        method = self._method(pool)
         if method == "uniform":
-            if not self._rank_based:
-                raise ConfigError(f"{self.name}: calibration='uniform' needs a rank statistic")
-            result = cal.calibrate_uniform(spec, type(self)._simulate)
+            assert self._uniform is not None
+            self.threshold = self._uniform["threshold"]
+            self.calibration = {**self._uniform, "status": "calibrated", "since": since}
+            return
+        spec = self._spec()
+        interim, rule = self._interim(spec, pool)
+        self._job = CalibrationJob(spec, self._segments(spec, pool), self._rng, method=method)
+        self.threshold = interim
+        self.calibration = {"method": method, "status": "interim", "since": since,
+                            "threshold": interim, "ert": spec.ert, "interim": rule,
+                            "progress": 0.0}  # fmt: skip
+
+    def _advance_job(self) -> None:
+        job = self._job
+        assert job is not None
+        for _ in range(STEPS_PER_UPDATE):
+            if job.step():
+                break
         else:
-            result = cal.calibrate(spec, self._simulator(pool), self._rng)
-        self.threshold = result["threshold"]
-        self.calibration = result
+            self.calibration["progress"] = job.progress
+            return
+        self._job = None
+        assert job.result is not None
+        interim = {"interim": self.calibration["interim"],
+                   "interim_threshold": self.calibration["threshold"],
+                   "interim_since": self.calibration["since"], "steps": job.steps}  # fmt: skip
+        self.threshold = job.result["threshold"]
+        self.calibration = {**job.result, "status": "calibrated", "since": self.n_events,
+                            **interim}  # fmt: skip
 
-    def _distribution_free(self, pool: NDArray[np.float64]) -> bool:
-        """A single tie-free column: the null law of a rank statistic is known exactly."""
-        return self.n_features == 1 and bool(np.all(np.diff(np.sort(pool, axis=1)) > 0))
+    def _method(self, pool: NDArray[np.float64]) -> str:
+        """The calibration to run on this reference: "uniform" or "bootstrap"."""
+        return "bootstrap" if self.calibration_method == "auto" else self.calibration_method
 
-    def _simulator(self, pool: NDArray[np.float64]) -> cal.Simulator:
-        def run(spec: cal.Spec, n_runs: int, n_checks: int, rng: np.random.Generator) -> Any:
-            return self._simulate(spec, n_runs, n_checks, rng, pool)
+    def _interim(self, spec: cal.Spec, pool: NDArray[np.float64]) -> tuple[float, str]:
+        """The threshold used while a bootstrap runs, and why it is conservative."""
+        return float("inf"), "none: no alarm until the bootstrap is done"
 
-        return run
+    def _uniform_report(self) -> dict[str, Any] | None:
+        """The distribution-free calibration (rank statistics), or None."""
+        return None
 
     # -- for subclasses ------------------------------------------------------------------
     def _prepare(self, ref: NDArray[np.float64]) -> Any:
@@ -292,14 +345,6 @@ class WindowedDetector:
     def _p_value(self, prepared: Any, win: NDArray[np.float64], i: int) -> float | None:
         return None
 
-    @classmethod
-    def _simulate(
-        cls,
-        spec: cal.Spec,
-        n_runs: int,
-        n_checks: int,
-        rng: np.random.Generator,
-        pool: NDArray[np.float64] | None = None,
-    ) -> NDArray[np.float64]:
-        """(n_runs, n_checks) max-over-columns statistics of stationary simulated streams."""
+    def _segments(self, spec: cal.Spec, pool: NDArray[np.float64]) -> Segments:
+        """The simulator of this statistic on stationary streams drawn from ``pool``."""
         raise NotImplementedError

@@ -33,11 +33,8 @@ run length (a quantity users can check) rather than per-step thresholds.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
-import zlib
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,15 +43,14 @@ from stream_ml.errors import ConfigError
 
 __all__ = [
     "Spec",
-    "calibrate",
-    "calibrate_uniform",
+    "horizon",
     "mean_run_length",
+    "n_runs",
     "per_check_probability",
     "threshold_for_ert",
 ]
 
 Method = Literal["auto", "bootstrap", "uniform"]
-Simulator = Callable[["Spec", int, int, np.random.Generator], NDArray[np.float64]]
 
 _MIN_RUNS = 300
 _MAX_RUNS = 4000
@@ -64,7 +60,7 @@ _HORIZON_ERTS = 2.0
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Spec:
-    """What a calibration depends on (hashable: uniform calibrations are cached by it)."""
+    """What a calibration depends on (frozen, hashable)."""
 
     statistic: str
     n_features: int
@@ -141,43 +137,3 @@ def threshold_for_ert(stats: NDArray[np.float64], ert: float, warmup: int, k: in
         else:
             lo = mid + 1
     return float(candidates[lo])
-
-
-def calibrate(spec: Spec, simulate: Simulator, rng: np.random.Generator) -> dict[str, Any]:
-    """Simulate stationary runs with ``simulate`` and fit the threshold; returns the report."""
-    p = per_check_probability(spec)
-    n_checks = horizon(spec)
-    runs = n_runs(spec, n_checks)
-    stats = simulate(spec, runs, n_checks, rng)
-    c = threshold_for_ert(stats, spec.ert, spec.warmup, spec.check_every)
-    return {
-        "method": "bootstrap",
-        "threshold": c,
-        "ert": spec.ert,
-        "per_check_probability": p,
-        "n_simulations": runs,
-        "horizon_events": spec.warmup + (n_checks - 1) * spec.check_every,
-        "simulated_ert": mean_run_length(stats, c, spec.warmup, spec.check_every),
-        "combine": f"max over {spec.n_features} columns",
-    }
-
-
-def calibrate_uniform(spec: Spec, simulate: Callable[..., NDArray[np.float64]]) -> dict[str, Any]:
-    """Calibration of a distribution-free statistic: independent uniform streams, cached.
-
-    The seed derives from ``spec`` (crc32), so the threshold is a pure function of the
-    configuration and identical across processes.
-    """
-    return dict(_uniform(spec, simulate))
-
-
-@functools.lru_cache(maxsize=256)
-def _uniform(spec: Spec, simulate: Callable[..., NDArray[np.float64]]) -> dict[str, Any]:
-    rng = np.random.default_rng(zlib.crc32(repr(spec).encode()))
-
-    def run(s: Spec, runs: int, checks: int, r: np.random.Generator) -> NDArray[np.float64]:
-        return simulate(s, runs, checks, r, None)
-
-    out = calibrate(spec, run, rng)
-    out["method"] = "uniform"
-    return out

@@ -11,7 +11,9 @@ both statistics see it.
 * PSI: ``sum (w - r) ln(w / r)`` over category proportions, each floored at ``eps`` (Yurdakul, B.
   (2018). Statistical properties of population stability index. PhD thesis, W. Michigan Univ.).
 
-Thresholds are calibrated by bootstrapping the reference codes (multinomial resampling).
+Thresholds are calibrated by bootstrapping the reference codes (multinomial resampling), as an
+amortized job (:mod:`stream_ml.drift.jobs`); until it is done there is no alarm (no interim
+threshold: the chi-squared law of the statistic is asymptotic only, not a bound).
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from scipy import stats as sps
 
 from stream_ml.drift import calibration as cal
 from stream_ml.drift.base import WindowedDetector
+from stream_ml.drift.segments import Segments, offset_bincount, windows
 from stream_ml.errors import ConfigError
 
-__all__ = ["CategoricalDetector", "ChiSquaredDetector", "PSIDetector", "chi2_rows", "psi_rows"]
+__all__ = [
+    "CategoricalDetector", "CategoricalSegments", "ChiSquaredDetector", "PSIDetector",
+    "chi2_rows", "psi_rows",
+]  # fmt: skip
 
 Array = NDArray[np.float64]
-_CHUNK_CELLS = 4_000_000
 
 
 def chi2_rows(ref: NDArray[np.int64], win: NDArray[np.int64]) -> Array:
@@ -93,36 +98,45 @@ class CategoricalDetector(WindowedDetector):
     def _rows(self, ref: NDArray[np.int64], win: NDArray[np.int64]) -> Array:
         raise NotImplementedError
 
-    def _simulator(self, pool: Array) -> cal.Simulator:
+    def _segments(self, spec: cal.Spec, pool: Array) -> Segments:
         # categories absent from the pool never occur in the simulation and add 0 to both
         # statistics: count over the pool's categories only
         _, codes = np.unique(pool[0].astype(np.intp), return_inverse=True)
-        size = int(codes.max()) + 1
+        return CategoricalSegments(spec, codes.astype(np.intp), self.name,
+                                   getattr(self, "eps", 0.0))  # fmt: skip
 
-        def run(spec: cal.Spec, n_runs: int, n_checks: int, rng: np.random.Generator) -> Array:
-            n, m, k, lag = spec.reference_size, spec.window_size, spec.check_every, spec.lag
-            fixed = spec.reference == "fixed"
-            length = (n if fixed else 0) + spec.warmup + (n_checks - 1) * k
-            out = np.empty((n_runs, n_checks))
-            chunk = max(1, _CHUNK_CELLS // length)
-            for lo in range(0, n_runs, chunk):
-                b = min(chunk, n_runs - lo)
-                sim = codes[rng.integers(0, len(codes), size=(b, length))]
-                # cumulative counts per category: window counts are differences
-                onehot_cum = np.zeros((b, length + 1, size), dtype=np.int32)
-                np.cumsum(np.eye(size, dtype=np.int32)[sim], axis=1, out=onehot_cum[:, 1:])
-                ends = spec.warmup + np.arange(n_checks) * k + (n if fixed else 0)
-                win = onehot_cum[:, ends] - onehot_cum[:, ends - m]
-                if fixed:
-                    ref = np.broadcast_to(onehot_cum[:, n][:, None, :], win.shape)
-                else:
-                    ref = onehot_cum[:, ends - m - lag] - onehot_cum[:, ends - m - lag - n]
-                stats = self._rows(ref.reshape(-1, size).astype(np.int64),
-                                   win.reshape(-1, size).astype(np.int64))  # fmt: skip
-                out[lo : lo + b] = stats.reshape(b, n_checks)
-            return out
 
-        return run
+class CategoricalSegments(Segments):
+    """Stationary runs of chi2 or PSI (``stat``): codes of the reference drawn with replacement."""
+
+    def __init__(self, spec: cal.Spec, codes: NDArray[np.intp], stat: str, eps: float) -> None:
+        super().__init__(spec)
+        self.codes = codes
+        self.size = int(codes.max()) + 1
+        self.stat = stat
+        self.eps = eps
+        n, m, k = spec.reference_size, spec.window_size, spec.check_every
+        self.cost = m + k + 2 * self.size + (0 if self.fixed else n)
+
+    def _draw(self, b: int, t: int, rng: np.random.Generator) -> NDArray[np.intp]:
+        return self.codes[rng.integers(0, len(self.codes), size=(b, t))]
+
+    def reference(self, b: int, rng: np.random.Generator) -> NDArray[np.int64]:
+        return offset_bincount(self._draw(b, self.spec.reference_size, rng), self.size)
+
+    def draw(self, ref: Any, b: int, t: int, rng: np.random.Generator) -> NDArray[np.intp]:
+        return self._draw(b, t, rng)
+
+    def stats(self, ref: Any, buf: NDArray[Any], ends: NDArray[np.intp]) -> Array:
+        n, m, lag = self.spec.reference_size, self.spec.window_size, self.spec.lag
+        b, c = buf.shape[0], len(ends)
+        win = offset_bincount(windows(buf, ends, m).reshape(b * c, m), self.size)
+        if self.fixed:
+            r = np.repeat(ref, c, axis=0)
+        else:
+            r = offset_bincount(windows(buf, ends - m - lag, n).reshape(b * c, n), self.size)
+        out = chi2_rows(r, win) if self.stat == "chi2" else psi_rows(r, win, self.eps)
+        return out.reshape(b, c)
 
 
 class ChiSquaredDetector(CategoricalDetector):

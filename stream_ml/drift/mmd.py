@@ -6,7 +6,14 @@ with a Gaussian (RBF) kernel whose bandwidth is the median pairwise distance in 
 (Rahimi and Recht (2007), *Random features for large-scale kernel machines*, NIPS), so the
 statistic ``||mean phi(reference) - mean phi(window)||^2`` costs O((n + m) d D) per check and
 nothing per event beyond writing the row. The threshold is calibrated by bootstrapping rows of
-the reference (MMD is not distribution-free).
+the reference (MMD is not distribution-free), as an amortized job (:mod:`stream_ml.drift.jobs`).
+
+Until the bootstrap is done the threshold is a bound that holds for any distribution: the
+random-feature kernel is bounded (``k(x, x) = |phi(x)|^2 <= K = 2``), so by McDiarmid's
+inequality (Gretton et al. (2012), Theorem 7, for unequal sample sizes) a stationary check
+exceeds ``K (1/n + 1/m) (1 + sqrt(2 ln(1/a)))^2`` with probability at most ``a``; with
+``a = k / ert`` (Bonferroni over checks: the alarm rate is at most ``a / k`` per event) the ERT
+holds. It is far above the calibrated threshold: only gross shifts alarm before calibration.
 """
 
 from __future__ import annotations
@@ -19,11 +26,23 @@ from numpy.typing import NDArray
 
 from stream_ml.drift import calibration as cal
 from stream_ml.drift.base import WindowedDetector
+from stream_ml.drift.segments import Segments
 
-__all__ = ["MMDDetector", "median_bandwidth"]
+__all__ = ["MMDDetector", "MMDSegments", "mcdiarmid_threshold", "median_bandwidth"]
 
 Array = NDArray[np.float64]
-_CHUNK_CELLS = 8_000_000
+_KERNEL_BOUND = 2.0  # sup |phi(x)|^2 of the random Fourier features
+
+
+def mcdiarmid_threshold(spec: cal.Spec, bound: float = _KERNEL_BOUND) -> float:
+    """A threshold on the squared MMD whose ERT holds for any distribution (see above).
+
+    >>> round(mcdiarmid_threshold(cal.Spec("mmd", 3, 500, 200, 20, ert=10_000.0)), 3)
+    0.287
+    """
+    a = spec.check_every / spec.ert
+    scale = bound * (1.0 / spec.reference_size + 1.0 / spec.window_size)
+    return scale * (1.0 + math.sqrt(2.0 * math.log(1.0 / a))) ** 2
 
 
 def median_bandwidth(x: Array, rng: np.random.Generator, max_points: int = 500) -> float:
@@ -49,15 +68,19 @@ class MMDDetector(WindowedDetector):
     >>> import numpy as np
     >>> rng = np.random.default_rng(3)
     >>> det = MMDDetector(n_features=3, reference_size=200, window_size=100, check_every=10,
-    ...                   ert=1500, n_simulations=300, seed=3)
-    >>> x = np.vstack([rng.normal(0, 1, (500, 3)), rng.normal(0.8, 1, (300, 3))])
+    ...                   ert=1500, n_components=32, n_simulations=200, seed=3)
+    >>> x = np.vstack([rng.normal(0, 1, (800, 3)), rng.normal(1.0, 1, (300, 3))])
+    >>> for row in x[:201]:
+    ...     det.update(row)
+    >>> det.calibration["status"], det.calibration["interim"].split()[0]
+    ('interim', 'McDiarmid')
     >>> hits = []
-    >>> for i, row in enumerate(x):
+    >>> for i, row in enumerate(x[201:], 201):
     ...     det.update(row)
     ...     if det.drift_detected:
     ...         hits.append(i)
-    >>> hits[0] >= 500, det.calibration["method"]
-    (True, 'bootstrap')
+    >>> det.calibration["status"], det.calibration["since"] < 800, hits[-1] >= 800
+    ('calibrated', True, True)
     """
 
     name = "mmd"
@@ -100,37 +123,38 @@ class MMDDetector(WindowedDetector):
         diff = prepared - self._features(win.T).mean(axis=0)
         return np.array([float(diff @ diff)])
 
-    def _simulator(self, pool: Array) -> cal.Simulator:
-        phi = self._features(pool.T)
+    def _interim(self, spec: cal.Spec, pool: Array) -> tuple[float, str]:
+        return mcdiarmid_threshold(spec), "McDiarmid bound (Gretton et al. 2012), Bonferroni"
 
-        def run(spec: cal.Spec, n_runs: int, n_checks: int, rng: np.random.Generator) -> Array:
-            return _simulate_means(phi, spec, n_runs, n_checks, rng)
-
-        return run
+    def _segments(self, spec: cal.Spec, pool: Array) -> Segments:
+        return MMDSegments(spec, self._features(pool.T))
 
 
-def _simulate_means(phi: Array, spec: cal.Spec, n_runs: int, n_checks: int,
-                    rng: np.random.Generator) -> Array:  # fmt: skip
-    n, m, k, lag = spec.reference_size, spec.window_size, spec.check_every, spec.lag
-    fixed = spec.reference == "fixed"
-    length = (n if fixed else 0) + spec.warmup + (n_checks - 1) * k
-    D = phi.shape[1]
-    out = np.empty((n_runs, n_checks))
-    chunk = max(1, _CHUNK_CELLS // (length * D))
-    ends = spec.warmup + np.arange(n_checks) * k + (n if fixed else 0)
-    g = math.gcd(n, m, k, lag)  # every window bound is a multiple of g: sum blocks of g rows
-    n_blocks = -(-length // g)
-    for lo in range(0, n_runs, chunk):
-        b = min(chunk, n_runs - lo)
-        rows = rng.integers(0, phi.shape[0], size=(b, n_blocks * g))
-        blocks = phi[rows].reshape(b, n_blocks, g, D).sum(axis=2)
-        cs = np.zeros((b, n_blocks + 1, D))
-        np.cumsum(blocks, axis=1, out=cs[:, 1:])
-        win = (cs[:, ends // g] - cs[:, (ends - m) // g]) / m
-        if fixed:
-            ref = (cs[:, n // g] / n)[:, None, :]
+class MMDSegments(Segments):
+    """Stationary runs of the MMD statistic: rows of the reference drawn with replacement."""
+
+    def __init__(self, spec: cal.Spec, phi: Array) -> None:
+        super().__init__(spec)
+        self.phi = phi
+        D = phi.shape[1]
+        self.cost = 2 * spec.check_every * D + D
+
+    def reference(self, b: int, rng: np.random.Generator) -> Array:
+        rows = rng.integers(0, self.phi.shape[0], size=(b, self.spec.reference_size))
+        return self.phi[rows].mean(axis=1)
+
+    def draw(self, ref: Any, b: int, t: int, rng: np.random.Generator) -> Array:
+        rows = rng.integers(0, self.phi.shape[0], size=(b, t))
+        return self.phi[rows].transpose(0, 2, 1)
+
+    def stats(self, ref: Any, buf: Array, ends: NDArray[np.intp]) -> Array:
+        n, m, lag = self.spec.reference_size, self.spec.window_size, self.spec.lag
+        b, D, T = buf.shape
+        cs = np.zeros((b, D, T + 1))
+        np.cumsum(buf, axis=-1, out=cs[..., 1:])
+        win = (cs[..., ends] - cs[..., ends - m]) / m
+        if self.fixed:
+            diff = ref[:, :, None] - win
         else:
-            ref = (cs[:, (ends - m - lag) // g] - cs[:, (ends - m - lag - n) // g]) / n
-        diff = ref - win
-        out[lo : lo + b] = np.einsum("bjd,bjd->bj", diff, diff)
-    return out
+            diff = (cs[..., ends - m - lag] - cs[..., ends - m - lag - n]) / n - win
+        return np.einsum("bdc,bdc->bc", diff, diff)
