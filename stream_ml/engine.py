@@ -37,12 +37,21 @@ from stream_ml.errors import (
     DuplicateIdError,
     EventError,
     ExpiredIdError,
+    FeedbackError,
     ModelError,
     StreamMLError,
     UnknownIdError,
 )
-from stream_ml.evaluation.pending import PendingStore
-from stream_ml.events import Ack, ErrorRecord, Feedback, Observation, Prediction, parse_message
+from stream_ml.evaluation.pending import Answers, PendingStore, Routed, Single
+from stream_ml.events import (
+    Ack,
+    ErrorRecord,
+    Feedback,
+    Observation,
+    Prediction,
+    SnapshotRequest,
+    parse_message,
+)
 from stream_ml.models.slot import ModelSlot
 from stream_ml.stages.monitoring import DriftStage, MonitorConfig
 from stream_ml.stages.routing import RouterStage
@@ -57,6 +66,7 @@ class FeatureStage(Protocol):
 
 
 _DEFAULT_METRICS = {True: ("Accuracy",), False: ("MAE",)}
+OUTBOX_LIMIT = 10_000  # records an engine driven by hand keeps for its caller (see Engine.emit)
 
 
 class Engine:
@@ -123,9 +133,9 @@ class Engine:
         self.router: RouterStage | None = None
         if router is not None:
             self.set_router(router)
-        self.events: list[dict[str, Any]] = []
-        # actions for the runtime at the next record boundary: ("snapshot", tag, note)
-        self.requests: list[tuple[str, str, str]] = []
+        # what the stages hand the runtime: records (dicts) and SnapshotRequests, in order;
+        # the runtime's driver takes them at each record boundary (``take_outbox``)
+        self.outbox: list[dict[str, Any] | SnapshotRequest] = []
         self.drift: DriftStage | None = None
         if drift:
             self.drift = (
@@ -137,6 +147,7 @@ class Engine:
                         for d in drift
                     ],
                     [s.name for s in self.slots],
+                    seed=seed,
                 )
             )
         self.snapshots: Any = None  # a SnapshotStage; not part of the state
@@ -144,6 +155,7 @@ class Engine:
         self.seq = 0
         self.n_feedback = 0
         self.n_labels = 0
+        self.lag = [0, 0.0, 0.0]  # label lag (feedback ts - prediction ts): count, sum, max
         self.last_ts: float | None = None
         self.config: Any = None
         self.errors: Counter[str] = Counter()
@@ -199,7 +211,7 @@ class Engine:
                     y_pred, proba = slot._predict(x)
             except Exception as exc:
                 raise self._count(ModelError(slot.name, "predict", exc)) from exc
-            record: tuple = (x, ts, y_pred, proba)  # one model: a flat record
+            record: Single | Answers = Single(x, ts, y_pred, proba)
             shadow = None
             if self.drift is not None:
                 self.drift.on_predict(self, x, {slot.name: (y_pred, proba)}, ts)
@@ -213,7 +225,7 @@ class Engine:
             answers = tuple(outs)
             y_pred, proba = answers[0]
             shadow = {s.name: a[0] for s, a in zip(slots[1:], answers[1:])}
-            record = (x, ts, answers)
+            record = Answers(x, ts, answers)
             if self.drift is not None:
                 self.drift.on_predict(self, x, {s.name: a for s, a in zip(slots, answers)}, ts)
         self.seq = seq
@@ -240,49 +252,82 @@ class Engine:
         clicks: list[str] | None = None,
         ts: float | None = None,
     ) -> None:
-        """Join a label to the pending prediction ``id``: score, then learn, every model.
+        """Join a label to the pending prediction ``id``: every model learns, then is scored.
 
-        The models learn from the features they saw when they predicted, never recomputed.
-        ``reward`` (a business value) and ``clicks`` (for rankings) go to the router.
+        The models learn from the features they saw when they predicted, never recomputed (and
+        are scored on what they answered then). ``reward`` (a business value) and ``clicks``
+        (for rankings) go to the router. ``ts`` is the feedback's event time: the label lag
+        (``ts`` minus the prediction's) is reported in ``summary()["labels"]``.
+
+        Refused feedback changes nothing (the prediction stays pending, in its place): an id
+        that is not pending, a feedback with neither label, reward nor clicks, a reward without
+        a router, clicks on a prediction that is not a ranking, clicked items not shown. A model
+        that raises in ``learn_one`` is an error too, and the prediction stays pending: the
+        metrics are not updated (the other models may have learned already).
         """
-        record = self.pending.records.pop(id, None)
+        records = self.pending.records
+        record = records.get(id)
         if record is None:
             if self.pending.was_dropped(id):
                 raise self._count(ExpiredIdError(id))
             raise self._count(UnknownIdError(id))
-        n = len(record)
-        if n == 6:
-            return self._learn_routed(id, record, label, reward, clicks)
-        self.n_feedback += 1
-        if label is None:
-            return
-        x = record[0]
-        if n == 4:  # one model (see predict)
+        cls = type(record)
+        if cls is Routed:
+            return self._learn_routed(id, record, label, reward, clicks, ts)  # type: ignore[arg-type]
+        if label is None or reward is not None or clicks is not None:
+            raise self._count(_refused(label, reward, clicks, routed=False, ranking=False))
+        x = record.x
+        if cls is Single:  # one model (see predict)
             slot = self.slots[0]
-            if slot.scored:
-                slot.prequential.update(label, record[2], record[3])
             try:
                 slot.learn_one(x, label)
             except Exception as exc:
                 raise self._count(ModelError(slot.name, "learn", exc)) from exc
+            del records[id]
+            if slot.scored:
+                slot.prequential.update(label, record.y_pred, record.proba)  # type: ignore[union-attr]
+            self.n_feedback += 1
             self.n_labels += 1
+            slot.learned += 1
+            if ts is not None:
+                self._lag(ts, record.ts)
             if self.features is not None:
-                self.features.learn_one(x, record[1], label)
+                self.features.learn_one(x, record.ts, label)
             if self.drift is not None:
-                self.drift.on_label(self, label, {slot.name: (record[2], record[3])}, record[1])
+                answer = {slot.name: (record.y_pred, record.proba)}  # type: ignore[union-attr]
+                self.drift.on_label(self, label, answer, record.ts)
             return
-        self._learn_answers(x, label, record[2], record[1])
+        self._learn_answers(x, label, record.answers, record.ts)  # type: ignore[union-attr]
+        del records[id]
+        self.n_feedback += 1
+        if ts is not None:
+            self._lag(ts, record.ts)
+        self._after_label(x, label, record.answers, record.ts)  # type: ignore[union-attr]
+
+    def _lag(self, ts: float, pred_ts: float) -> None:
+        lag, d = self.lag, ts - pred_ts
+        lag[0] += 1
+        lag[1] += d
+        if d > lag[2] or lag[0] == 1:
+            lag[2] = d
 
     def _learn_answers(self, x: dict, label: Any, answers: tuple, pred_ts: float) -> None:
-        """Score every model that answered, then every model learns (one model: see learn)."""
-        for slot, answer in zip(self.slots, answers):
-            if answer is not None and slot.scored:
-                slot.prequential.update(label, answer[0], answer[1])
+        """Every model learns, then every model that answered is scored (a model that raises
+        stops it: the metrics are untouched)."""
+        slots = self.slots
+        for slot in slots:
             try:
                 slot.learn_one(x, label)
             except Exception as exc:
                 raise self._count(ModelError(slot.name, "learn", exc)) from exc
+        for slot, answer in zip(slots, answers):
+            if answer is not None and slot.scored:
+                slot.prequential.update(label, answer[0], answer[1])
+        for slot in slots:
+            slot.learned += 1
         self.n_labels += 1
+
+    def _after_label(self, x: dict, label: Any, answers: tuple, pred_ts: float) -> None:
         if self.features is not None:
             self.features.learn_one(x, pred_ts, label)
         if self.drift is not None:
@@ -301,16 +346,62 @@ class Engine:
             raise ConfigError(f"only the last-added model can be removed, not {name!r}")
         self.slots.pop()
 
-    def pop_requests(self) -> list[tuple[str, str, str]]:
-        """Actions the engine asks its runtime to take at the next record boundary."""
-        out, self.requests = self.requests, []
+    # -- the outbox: what the stages hand the runtime -------------------------------------------
+
+    def emit(self, record: dict[str, Any]) -> None:
+        """Hand a record (a drift alarm, a promotion, ...) to the runtime: an output with an id.
+
+        A runtime's driver takes them at every record boundary. An engine driven by hand (its
+        ``predict`` / ``learn`` in a user's loop) keeps at most ``OUTBOX_LIMIT`` of them: past
+        that the oldest half is dropped and counted (``summary()["outbox_dropped"]``); call
+        :meth:`take_outbox` (or :meth:`drain_events`) to read them."""
+        outbox = self.outbox
+        if len(outbox) >= OUTBOX_LIMIT:
+            keep = OUTBOX_LIMIT // 2
+            self.outbox_dropped = getattr(self, "outbox_dropped", 0) + len(outbox) - keep
+            del outbox[: len(outbox) - keep]
+        outbox.append(record)
+
+    def request_snapshot(self, tag: str, note: str | None = None) -> None:
+        """Ask the runtime for a snapshot tagged ``tag`` at the next record boundary.
+
+        The runtime's driver decides (no store: nothing to do; ``on_promotion = false``: a
+        ``promotion`` request is dropped)."""
+        if SnapshotRequest(tag, note) not in self.outbox:  # bounded: one per tag and note
+            self.outbox.append(SnapshotRequest(tag, note))
+
+    def take_outbox(self) -> list[dict[str, Any] | SnapshotRequest]:
+        """Everything emitted and requested since the last call, in order (the driver's)."""
+        out, self.outbox = self.outbox, []
         return out
+
+    def drain_events(self) -> list[dict[str, Any]]:
+        """The records in the outbox (promotions, drift alarms, ...); requests stay."""
+        records = [r for r in self.outbox if type(r) is dict]
+        self.outbox = [r for r in self.outbox if type(r) is not dict]
+        return records
+
+    def pop_requests(self) -> list[tuple[str, str, str | None]]:
+        """The snapshot requests in the outbox as ``("snapshot", tag, note)``; records stay."""
+        requests = [r for r in self.outbox if type(r) is SnapshotRequest]
+        self.outbox = [r for r in self.outbox if type(r) is not SnapshotRequest]
+        return [("snapshot", r.tag, r.note) for r in requests]  # type: ignore[union-attr]
 
     # -- routed predictions (experiments, rankings) ---------------------------------------------
 
     def set_router(self, router: Any) -> None:
-        """Route traffic with ``router`` (a router, or a router config to build)."""
+        """Route traffic with ``router``: a router, a router config, or its dict
+        (``{"kind": "thompson"}``, as in a ``[router]`` table)."""
         names = [s.name for s in self.slots]
+        if isinstance(router, dict):  # the [router] table of a config
+            from pydantic import TypeAdapter, ValidationError
+
+            from stream_ml.experiments import RouterConfig
+
+            try:
+                router = TypeAdapter(RouterConfig).validate_python(router)
+            except ValidationError as exc:
+                raise ConfigError(f"router: {exc.errors()[0]['msg']}") from None
         if hasattr(router, "build") and not hasattr(router, "route"):
             router = router.build(names)
         self.router = RouterStage(router, names)
@@ -320,17 +411,66 @@ class Engine:
     ) -> Prediction:
         from stream_ml.stages.routing import predict_routed
 
-        return predict_routed(self, x, id, key, ts, seq, candidates)
+        try:
+            p, record = predict_routed(
+                self.router, self.slots, self.primary, x, id, key, ts, seq, candidates, self.rng
+            )
+        except StreamMLError as err:
+            raise self._count(err) from None
+        finally:
+            if self.router is not None and self.router.outbox:
+                self.outbox += self.router.take_outbox()
+        self.seq = seq
+        self.last_ts = ts
+        self.pending.add(id, record)
+        if self.drift is not None and record.rows is None:
+            answered = {s.name: a for s, a in zip(self.slots, record.answers) if a is not None}
+            self.drift.on_predict(self, x, answered, ts)
+        return p
 
-    def _learn_routed(self, id: str, record: tuple, label: Any, reward: Any, clicks: Any) -> None:
-        from stream_ml.stages.routing import learn_routed
+    def _learn_routed(
+        self, id: str, record: Routed, label: Any, reward: Any, clicks: Any, ts: float | None
+    ) -> None:
+        from stream_ml.stages.routing import check_feedback, feed_router
 
-        learn_routed(self, id, record, label, reward, clicks)
-
-    def drain_events(self) -> list[dict[str, Any]]:
-        """Records the engine produced besides predictions (promotions, drift alarms, ...)."""
-        out, self.events = self.events, []
-        return out
+        stage = self.router
+        ranking = record.rows is not None
+        if label is None and reward is None and clicks is None:
+            raise self._count(_refused(label, reward, clicks, routed=True, ranking=ranking))
+        if (reward is not None and stage is None) or (clicks is not None and not ranking):
+            raise self._count(
+                _refused(label, reward, clicks, routed=stage is not None, ranking=ranking)
+            )
+        try:
+            check_feedback(record, self.slots, clicks)
+            if stage is not None and record.decision is not None:
+                feed_router(stage, record, self.slots, label, reward, clicks)
+        except StreamMLError as err:
+            raise self._count(err) from None
+        finally:
+            if stage is not None and stage.outbox:
+                self.outbox += stage.take_outbox()
+        records = self.pending.records
+        if ranking:
+            del records[id]
+            self.n_feedback += 1
+            if clicks is None:
+                return
+            clicked = set(clicks)
+            for slot in self.slots:
+                for cid, features in record.rows:
+                    slot.learn_one(features, cid in clicked)
+                slot.learned += 1
+            self.n_labels += 1
+            return
+        if label is not None:
+            self._learn_answers(record.x, label, record.answers, record.ts)
+        del records[id]
+        self.n_feedback += 1
+        if ts is not None:
+            self._lag(ts, record.ts)
+        if label is not None:
+            self._after_label(record.x, label, record.answers, record.ts)
 
     # -- mixed streams ------------------------------------------------------------------------
 
@@ -350,17 +490,20 @@ class Engine:
                 copy=False,
             )
         assert isinstance(msg, Feedback)
-        self.learn(msg.id, msg.label, reward=msg.reward, clicks=msg.clicks, ts=msg.ts)
+        # the label lag is measured in event time: to the feedback's ts, else to the newest event
+        ts = msg.ts if msg.ts is not None else self.last_ts
+        self.learn(msg.id, msg.label, reward=msg.reward, clicks=msg.clicks, ts=ts)
         return Ack(msg.id, msg.label is not None or msg.clicks is not None)
 
-    def process_many(self, messages: Iterable[Any]) -> list[Prediction | Ack | ErrorRecord]:
-        """Apply many messages; a bad one yields an :class:`ErrorRecord` and the rest go on."""
-        out: list[Prediction | Ack | ErrorRecord] = []
+    def process_many(self, messages: Iterable[Any]) -> list[Any]:
+        """Apply many messages through a :class:`~stream_ml.runtime.driver.Driver` (offsets
+        0, 1, ...): predictions, acks, error records (a bad message does not stop the rest) and
+        the engine's own records (drift alarms, promotions), in order."""
+        from stream_ml.runtime.driver import Driver
+
+        driver, out = Driver(self), list[Any]()
         for i, m in enumerate(messages):
-            try:
-                out.append(self.process(m))
-            except StreamMLError as err:
-                out.append(ErrorRecord.from_error(err, i))
+            driver.apply(i, m, out)
         return out
 
     # -- errors and reports -------------------------------------------------------------------
@@ -391,7 +534,7 @@ class Engine:
                 "metrics": s.prequential.values(),
                 "rolling": s.prequential.rolling(),
                 "scored": s.prequential.n,
-                "learned": self.n_labels,
+                "learned": s.learned,
                 "version": s.version,
                 "role": self._role(s.name),
             }
@@ -420,8 +563,13 @@ class Engine:
             "events": self.seq,
             "feedback": self.n_feedback,
             "models": self.metrics(),
-            "labels": self.pending.counts(),
+            "labels": {
+                **self.pending.counts(),
+                "lag_mean": self.lag[1] / self.lag[0] if self.lag[0] else None,
+                "lag_max": self.lag[2] if self.lag[0] else None,
+            },
             "errors": self.error_summary(),
+            "outbox_dropped": getattr(self, "outbox_dropped", 0),
             **({"experiment": self.router.summary()} if self.router is not None else {}),
             **({"drift": self.drift.summary()} if self.drift is not None else {}),
         }
@@ -441,10 +589,15 @@ class Engine:
         tags: tuple[str, ...] = (),
         note: str | None = None,
     ) -> Any:
-        """Save the whole engine to its snapshot store now; returns the SnapshotInfo."""
+        """Save the whole engine to its snapshot store now; returns the SnapshotInfo (and emits
+        its ``snapshot`` record). A runtime takes its snapshots through its driver instead."""
         if self.snapshots is None:
             raise ConfigError("this engine has no snapshot store (configure [snapshots])")
-        return self.snapshots.save(self, offset=offset, extra=extra, tags=tags, note=note)
+        from stream_ml.runtime.driver import snapshot_record
+
+        info = self.snapshots.save(self, offset=offset, extra=extra, tags=tags, note=note)
+        self.emit(snapshot_record(info))
+        return info
 
     def rollback(self, version: int, *, scope: str = "models", reason: str | None = None) -> Any:
         """Restore snapshot ``version``'s models (``scope="models"``) or whole engine.
@@ -461,9 +614,9 @@ class Engine:
         old: Engine = state["engine"]
         current = self.snapshots.parent
         if scope == "engine":
-            stage, events = self.snapshots, self.events
+            stage, outbox = self.snapshots, self.outbox
             self.__dict__.update(old.__dict__)
-            self.snapshots, self.events = stage, events
+            self.snapshots, self.outbox = stage, outbox
         else:
             saved = {s.name: s.model for s in old.slots}
             for slot in self.slots:
@@ -475,7 +628,7 @@ class Engine:
             to_version=version,
             reason=reason or f"rollback ({scope})",
         )
-        self.events.append(
+        self.emit(
             {
                 "kind": "rollback",
                 "id": f"rollback:{version}:{self.seq}",
@@ -490,8 +643,9 @@ class Engine:
     def digest(self) -> str:
         """SHA-256 over the canonical state (models, features, router, pending, metrics, rng).
 
-        Snapshot bookkeeping and River's unseeded ``random.Random`` (used only to ``sample``
-        distributions, never to predict or learn) are left out.
+        Snapshot bookkeeping, the error samples (where a runtime saw each bad record is named
+        by its own offsets; the counts by code are in) and River's unseeded ``random.Random``
+        (used only to ``sample`` distributions, never to predict or learn) are left out.
         """
         import random
 
@@ -500,7 +654,7 @@ class Engine:
         state = {
             k: v
             for k, v in self.__dict__.items()
-            if k not in ("snapshots", "snapshot_policy", "events", "config")
+            if k not in ("snapshots", "snapshot_policy", "outbox", "config", "error_samples")
         }
         return state_digest(state, ignore=(random.Random,))
 
@@ -545,3 +699,14 @@ class Engine:
         """Attach a source location to the error counted last (runtimes call this)."""
         if self.error_samples and self.error_samples[-1].offset is None:
             self.error_samples[-1].offset = offset
+
+
+def _refused(label: Any, reward: Any, clicks: Any, *, routed: bool, ranking: bool) -> FeedbackError:
+    """Why a feedback is refused (nothing changes): see :meth:`Engine.learn`."""
+    if label is None and reward is None and clicks is None:
+        return FeedbackError("label", "feedback needs a label, a reward or clicks")
+    if reward is not None and not routed:
+        return FeedbackError("reward", "a reward needs an experiment router (configure [router])")
+    if clicks is not None and not ranking:
+        return FeedbackError("clicks", "clicks are feedback for a ranking (candidates) only")
+    return FeedbackError("label", "a ranking learns from clicks, not from a label")

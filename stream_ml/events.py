@@ -244,23 +244,52 @@ class Ack:
 
 @dataclasses.dataclass(slots=True)
 class ErrorRecord:
-    """A counted piece of bad input: its code, field, reason and where it came from."""
+    """A counted piece of bad input: its code, field, reason and where it came from.
+
+    The one error shape of every runtime. ``offset`` is where the record came from (a source
+    location such as ``data.csv:58``, a broker entry id, a batch index); ``id`` makes it an
+    output that idempotent sinks can key (``error:<offset>``, or ``error:learn:<prediction id>``
+    for a held-back label the engine refused).
+    """
 
     code: str
     field: str | None
     reason: str
     offset: Any = None
     kind: str = "error"
+    id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {
+            "kind": "error",
+            "id": self.id,
+            "code": self.code,
+            "field": self.field,
+            "reason": self.reason,
+            "offset": self.offset,
+        }
 
     @classmethod
-    def from_error(cls, err: Exception, offset: Any = None) -> ErrorRecord:
+    def from_error(cls, err: Exception, offset: Any = None, id: str | None = None) -> ErrorRecord:
         field = getattr(err, "field", None)
         reason = getattr(err, "reason", None) or str(err)
         off = getattr(err, "offset", None)
-        return cls(getattr(err, "code", "error"), field, reason, off if off is not None else offset)
+        return cls(
+            getattr(err, "code", "error"),
+            field,
+            reason,
+            off if off is not None else offset,
+            "error",
+            id,
+        )
+
+
+@dataclasses.dataclass(slots=True, frozen=True)
+class SnapshotRequest:
+    """A stage asks the runtime for a snapshot at the next record boundary (``tag``: why)."""
+
+    tag: str
+    note: str | None = None
 
 
 def _key(k: Any) -> str:

@@ -78,10 +78,10 @@ def test_features_are_point_in_time_and_stored_for_the_label_join():
     t0 = 1_700_000_000.0
     engine.predict({"user": "a", "amount": 10.0}, id="1", ts=t0)
     engine.predict({"user": "a", "amount": 20.0}, id="2", ts=t0 + 60)
-    seen = engine.pending.records["2"][0]
+    seen = engine.pending.records["2"].x
     assert seen["amount_mean_1h"] == 10.0 and seen["user_tx_count_24h"] == 1  # only the past
     engine.predict({"user": "a", "amount": 90.0}, id="3", ts=t0 + 120)
-    assert engine.pending.records["2"][0] == seen  # later events do not rewrite it
+    assert engine.pending.records["2"].x == seen  # later events do not rewrite it
     ref = (
         compose.Discard("user") | preprocessing.StandardScaler() | linear_model.LogisticRegression()
     )

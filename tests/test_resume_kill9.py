@@ -106,17 +106,32 @@ def check(summary, out, reference):
     ref_state, ref_bytes = reference
     assert final(summary) == ref_state
     got = out.read_bytes()
-    ids = [json.loads(line)["id"] for line in got.splitlines()]
-    assert len(ids) == len(set(ids)) == N
+    outputs = [json.loads(line) for line in got.splitlines()]
+    ids = [(o["kind"], o["id"]) for o in outputs]
+    assert len(ids) == len(set(ids))
+    assert sum(o["kind"] == "prediction" for o in outputs) == N
+    assert sum(o["kind"] == "snapshot" for o in outputs) == N // 1000  # every_events = 1000
     assert got == ref_bytes
+
+
+def _lines(path) -> int:
+    try:
+        with open(path, "rb") as f:
+            return f.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
 
 
 @pytest.mark.slow
 def test_random_sigkills_then_resume(tmp_path, reference):
+    # kill points are random positions in the stream (not wall-clock sleeps, which a busy
+    # machine turns into "killed before the first snapshot"): each run is killed once its
+    # output file has passed the next random line count
     rng = random.Random(20261126)
     cfg, out = write_config(tmp_path, "random")
+    targets = sorted(rng.sample(range(3_000, N - 5_000), 5))
     kills = 0
-    for _ in range(7):
+    for target in targets:
         proc = subprocess.Popen(
             [sys.executable, "-m", "stream_ml.cli", "run", str(cfg), "--json"],
             stdout=subprocess.DEVNULL,
@@ -124,7 +139,9 @@ def test_random_sigkills_then_resume(tmp_path, reference):
             env=env(),
             cwd=ROOT,
         )
-        time.sleep(rng.uniform(0.8, 4.0))
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and _lines(out) < target and time.monotonic() < deadline:
+            time.sleep(0.02)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1

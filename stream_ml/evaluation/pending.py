@@ -11,11 +11,19 @@ and what they answered. It is bounded twice:
 Ids that left by eviction or expiry are remembered (a bounded set) so that a label arriving too
 late is reported as *expired*, not *unknown*.
 
+Three record classes, one per way the engine predicted (chosen by the engine when it predicts,
+so that the join never guesses a record's shape):
+
+* :class:`Single`: one model answered (the hot path): its ``y_pred`` and ``proba``;
+* :class:`Answers`: several models, no router: one ``(y_pred, proba)`` per slot, in slot order;
+* :class:`Routed`: a router decided (or a ranking request): the answers (``None`` for a slot
+  that did not answer), the router's decision, the interleaved list and the candidate rows.
+
 >>> store = PendingStore(max_pending=2)
->>> store.add("a", ({"x": 1}, 0.0, None))
->>> store.add("b", ({"x": 2}, 1.0, None))
->>> store.add("c", ({"x": 3}, 2.0, None))
->>> store.pop("b")[0], store.counts()["evicted"], store.pop("a")
+>>> store.add("a", Single({"x": 1}, 0.0, None, None))
+>>> store.add("b", Single({"x": 2}, 1.0, None, None))
+>>> store.add("c", Single({"x": 3}, 2.0, None, None))
+>>> store.pop("b").x, store.counts()["evicted"], store.pop("a")
 ({'x': 2}, 1, None)
 >>> store.was_dropped("a"), store.was_dropped("zzz")
 (True, False)
@@ -30,12 +38,56 @@ from typing import Any
 from stream_ml.errors import ConfigError
 
 
+class Single:
+    """A prediction of the only model: what it saw (``x``), when (``ts``) and what it said."""
+
+    __slots__ = ("proba", "ts", "x", "y_pred")
+
+    def __init__(self, x: dict, ts: float, y_pred: Any, proba: Any) -> None:
+        self.x = x
+        self.ts = ts
+        self.y_pred = y_pred
+        self.proba = proba
+
+
+class Answers:
+    """A prediction of several models, no router: ``answers[i]`` is slot ``i``'s
+    ``(y_pred, proba)``; a slot added later (a challenger) has no answer here."""
+
+    __slots__ = ("answers", "ts", "x")
+
+    def __init__(self, x: dict, ts: float, answers: tuple) -> None:
+        self.x = x
+        self.ts = ts
+        self.answers = answers
+
+
+class Routed:
+    """A routed prediction (or a ranking request): the answers (``None`` for a slot that did not
+    answer), the router's ``decision``, the ``interleaved`` list and the candidate ``rows``."""
+
+    __slots__ = ("answers", "decision", "interleaved", "rows", "ts", "x")
+
+    def __init__(
+        self, x: dict, ts: float, answers: tuple, decision: Any, interleaved: Any, rows: Any
+    ) -> None:
+        self.x = x
+        self.ts = ts
+        self.answers = answers
+        self.decision = decision
+        self.interleaved = interleaved
+        self.rows = rows
+
+
+Record = Single | Answers | Routed
+
+
 class PendingStore:
     """Bounded map from prediction id to the record a later label joins.
 
     The engine inserts and pops on ``records`` (a plain dict, in arrival order) directly on
     its hot path and calls :meth:`maintain` every ``check_every`` insertions and
-    :meth:`make_room` when ``records`` is full. A record's event time is its item ``ts_index``.
+    :meth:`make_room` when ``records`` is full. A record's event time is its ``ts``.
 
     Parameters
     ----------
@@ -58,7 +110,6 @@ class PendingStore:
         *,
         check_every: int = 1024,
         remember: int = 10_000,
-        ts_index: int = 1,
     ) -> None:
         if max_pending < 1:
             raise ConfigError(f"max_pending must be >= 1, got {max_pending}")
@@ -68,7 +119,6 @@ class PendingStore:
         self.ttl = ttl
         self.check_every = check_every
         self.remember = remember
-        self.ts_index = ts_index
         self.records: dict[str, Any] = {}
         self._dropped: OrderedDict[str, None] = OrderedDict()
         self.newest_ts = float("-inf")
@@ -86,13 +136,18 @@ class PendingStore:
         if len(self.records) >= self.max_pending:
             self.make_room()
         self.records[id] = record
-        ts = record[self.ts_index]
+        ts = record.ts
         if ts > self.newest_ts:
             self.newest_ts = ts
 
     def pop(self, id: str) -> Any:
         """The record for ``id``, removed; ``None`` if there is none."""
         return self.records.pop(id, None)
+
+    def sent_at(self, id: str) -> float | None:
+        """The event time of the pending prediction ``id`` (None when it is not pending)."""
+        record = self.records.get(id)
+        return None if record is None else record.ts
 
     def was_dropped(self, id: str) -> bool:
         """Whether ``id`` was evicted or expired (among the last ``remember`` dropped)."""
@@ -127,10 +182,10 @@ class PendingStore:
         if now is None:
             now = self.newest_ts
         horizon = now - self.ttl
-        records, k = self.records, self.ts_index
+        records = self.records
         ids = []
         for id, rec in records.items():
-            if rec[k] >= horizon:
+            if rec.ts >= horizon:
                 break
             ids.append(id)
         for id in ids:

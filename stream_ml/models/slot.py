@@ -51,6 +51,7 @@ class ModelSlot:
         "_predict",
         "is_classifier",
         "learn_one",
+        "learned",
         "model",
         "name",
         "prequential",
@@ -67,6 +68,7 @@ class ModelSlot:
         self.name = name
         self.model: Any = model
         self.version = 0
+        self.learned = 0  # labels this slot learned from, since it was created
         self.is_classifier = isinstance(model, base.Classifier)
         self.prequential = Prequential(metrics, window=window, is_classifier=self.is_classifier)
         self.scored = bool(self.prequential.names)
@@ -116,6 +118,7 @@ class ModelSlot:
         return {k: getattr(self, k) for k in self.__slots__ if k not in skip}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.learned = 0
         for k, v in state.items():
             setattr(self, k, v)
         self._bind()

@@ -116,10 +116,45 @@ def build_replay(
 
 def open_snapshots(config: EngineConfig, engine: Engine) -> SnapshotStage | None:
     """The snapshot stage a config asks for, attached to ``engine`` with its schedule."""
+    stage = open_stage(config)
+    if stage is not None:
+        attach_snapshots(config, engine, stage)
+    return stage
+
+
+def attach_snapshots(config: EngineConfig, engine: Engine, stage: SnapshotStage) -> None:
+    """Attach ``stage`` to ``engine`` with the config's schedule (kept if it has one)."""
+    sc = config.snapshots
+    assert sc is not None
+    engine.snapshots = stage
+    if engine.snapshot_policy is None:
+        engine.snapshot_policy = SnapshotPolicy(
+            sc.every_events, sc.every_seconds, on_promotion=sc.on_promotion
+        )
+
+
+def snapshot_store(config: EngineConfig) -> Any:
+    """For runtimes that build engines themselves (the Bytewax step): ``store(None)`` opens the
+    config's stage, ``store(engine, stage)`` attaches it; None without ``[snapshots]``."""
+    if config.snapshots is None:
+        return None
+
+    def store(engine: Engine | None, stage: SnapshotStage | None = None) -> Any:
+        if engine is None:
+            return open_stage(config)
+        assert stage is not None
+        attach_snapshots(config, engine, stage)
+        return stage
+
+    return store
+
+
+def open_stage(config: EngineConfig) -> SnapshotStage | None:
+    """The snapshot stage (store) a config asks for, not attached to an engine."""
     sc = config.snapshots
     if sc is None:
         return None
-    stage = SnapshotStage.open(
+    return SnapshotStage.open(
         sc.path,
         key_env=sc.key_env,
         trust_unsigned=sc.trust_unsigned,
@@ -127,11 +162,6 @@ def open_snapshots(config: EngineConfig, engine: Engine) -> SnapshotStage | None
         synchronous=sc.synchronous,
         config_hash=config.digest(),
     )
-    engine.snapshots = stage
-    engine.snapshot_policy = SnapshotPolicy(
-        sc.every_events, sc.every_seconds, on_promotion=sc.on_promotion
-    )
-    return stage
 
 
 def run_config(

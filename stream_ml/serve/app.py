@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -108,8 +108,12 @@ def create_app(
     *,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
+    sinks: Sequence[Any] = (),
 ) -> FastAPI:
     """The app serving ``engine``; clocks are injectable (timeouts, rates, feed timestamps).
+
+    ``sinks`` get every output (answers and the engine's records), as in every runtime; they
+    are flushed at each metrics tick and closed at shutdown.
 
     Examples
     --------
@@ -125,7 +129,8 @@ def create_app(
                   predictions_per_s=settings.feed_predictions_per_s, clock=clock)  # fmt: skip
     holder: dict[str, Any] = {}
     metrics = ServeMetrics(lambda: holder["worker"].cached)
-    worker = EngineWorker(engine, settings, metrics, hub, clock=clock, wall_clock=wall_clock)
+    worker = EngineWorker(engine, settings, metrics, hub, clock=clock, wall_clock=wall_clock,
+                          sinks=list(sinks))  # fmt: skip
     holder["worker"] = worker
     st = ServeState(engine, settings, worker, hub, metrics, clock, wall_clock)
 

@@ -55,6 +55,8 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
         stage = open_snapshots(cfg, engine)
         if stage is not None and cfg.snapshots is not None and cfg.snapshots.resume:
             rec = stage.latest()
+            if stage.recovery:
+                click.echo(f"warning: {stage.recovery}", err=True)
             if rec is not None:  # serve the newest valid snapshot's state
                 engine = rec.state["engine"]  # type: ignore[index]
                 engine.snapshots = stage
@@ -75,7 +77,9 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    app = create_app(engine, settings)
+    from stream_ml.runtime.build import build_sinks
+
+    app = create_app(engine, settings, sinks=build_sinks(cfg.sinks))
     click.echo(f"serving {engine.name!r} on http://{host}:{port} (dashboard at /)", err=True)
     if settings.token is None:
         click.echo("no token: feedback is open and rollback is disabled "

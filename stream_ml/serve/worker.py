@@ -4,8 +4,10 @@ Connections, REST routes, the metrics ticker and rollbacks all put jobs on one b
 :meth:`EngineWorker.run` (an asyncio task) applies them one after the other, so the engine is
 never driven from two places at once and its outputs are in arrival order. When the queue is
 empty a connection's job is applied at once, on the same event-loop thread (nothing is ahead of
-it, and a job never awaits), which saves two task switches per message. After each round of jobs it
-drains ``engine.drain_events()`` (when the engine has it) onto the feed.
+it, and a job never awaits), which saves two task switches per message. Each message goes
+through the engine's :class:`~stream_ml.runtime.driver.Driver` (offsets 1, 2, ... in arrival
+order): its first output is the answer; the engine's records that come with it (drift alarms,
+promotions, snapshots) go onto the feed; every output goes to the configured sinks.
 
 Smooth failing. An observation is answered from the fallback, marked ``fallback: true``, when
 its job could not be queued (the queue is full), when the estimated wait (messages queued times
@@ -16,14 +18,15 @@ label for it is an ``unknown_id`` error. Feedback that cannot be applied in time
 an ``overloaded`` error (retry it). The engine runs on the event loop: a model that hangs in one
 call stalls the server, which the latency budget cannot prevent.
 
-Snapshots. When the engine has a snapshot store (``[snapshots]`` in its config), the owner takes
-them itself, between rounds of jobs: when the engine's ``snapshot_policy`` is due (every N events
-or T seconds of event time), when a stage asks for one (``engine.requests``, e.g. a drift alarm's
-``snapshot`` action), and once more at shutdown if anything was served since the last one. A
-snapshot's offset is ``None`` (a server has no source to seek); a restarted ``stream-ml serve``
-resumes from the newest valid snapshot. The write runs on the owner, so it adds its cost (about
-1-5 ms, ``benchmarks/RESULTS.md``) to the latency of the round it follows; a failed write is
-logged and counted (``stream_ml_errors{code="snapshot_failed"}``) and serving goes on.
+Snapshots. When the engine has a snapshot store (``[snapshots]`` in its config), the driver takes
+them at the record boundary, as in every runtime: when the engine's ``snapshot_policy`` is due
+(every N events or T seconds of event time) and when a stage asks for one (a drift alarm's
+``snapshot`` action, a promotion); the owner takes one more at shutdown if anything was served
+since the last one. A snapshot's offset counts the messages the server applied (a server has no
+source to seek); a restarted ``stream-ml serve`` resumes from the newest valid snapshot. The write
+runs on the owner, so it adds its cost (about 1-5 ms, ``benchmarks/RESULTS.md``) to the latency of
+the message it follows; a failed write is logged and counted
+(``stream_ml_errors{code="snapshot_failed"}``) and serving goes on.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from typing import Any
 
 from stream_ml.errors import StreamMLError
 from stream_ml.events import ErrorRecord, Feedback, Observation, Prediction
+from stream_ml.runtime.driver import Driver
 from stream_ml.serve import introspect
 from stream_ml.serve.feed import FeedHub
 from stream_ml.serve.metrics import ServeMetrics
@@ -90,10 +94,18 @@ class EngineWorker:
         *,
         clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
+        sinks: list[Any] | tuple[Any, ...] = (),
     ) -> None:
         import time
 
-        self.engine = engine
+        self.driver = Driver(
+            engine,
+            snapshots=getattr(engine, "snapshots", None),
+            next_offset=lambda o: o,
+            on_snapshot_error=self._snapshot_failed,
+        )
+        self.sinks = list(sinks)
+        self.offset = getattr(engine, "seq", 0)  # messages applied (the driver's offsets)
         self.settings = settings
         self.metrics = metrics
         self.hub = hub
@@ -106,11 +118,10 @@ class EngineWorker:
         self.served: Counter[str] = Counter()
         self.fallbacks = 0
         self.alarms: Counter[tuple[str, str]] = Counter()
-        self.lag = [0.0, 0, 0.0]  # sum, count, max since the last tick
+        self._lag_seen = (0, 0.0)  # the engine's label-lag count and sum at the last tick
         self.cached: dict[str, Any] = {}
         self.last_metrics: dict[str, Any] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._snapped_at = getattr(engine, "seq", 0)  # engine.seq at the last snapshot
         # the hot path's labelled metric children, looked up once
         self._observations = metrics.events.labels("observation")
         self._feedbacks = metrics.events.labels("feedback")
@@ -131,8 +142,19 @@ class EngineWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
         self._tasks.clear()
-        if getattr(self.engine, "seq", 0) > self._snapped_at:
-            self._save((), "server stopped")
+        out: list[Any] = []
+        try:
+            self.driver.checkpoint("server stopped", out)
+        except Exception:
+            self._snapshot_failed()
+        self._write(out)
+        for sink in self.sinks:
+            sink.flush()
+            sink.close()
+
+    @property
+    def engine(self) -> Any:
+        return self.driver.engine
 
     # -- submitting ------------------------------------------------------------------------------
 
@@ -212,101 +234,90 @@ class EngineWorker:
 
     def _after(self, t0: float, n: int) -> None:
         """After a round that started at ``t0`` and applied ``n`` observations: its cost and
-        latency, the snapshots asked for, then the engine's records onto the feed."""
+        latency."""
         if n:
             elapsed = self.clock() - t0
             self.cost = 0.9 * self.cost + 0.1 * (elapsed / n)
             self.metrics.latency.observe(elapsed)
-        engine = self.engine
-        if getattr(engine, "snapshots", None) is not None:
-            self._snapshots(engine)
-        elif getattr(engine, "requests", None):
-            engine.pop_requests()  # snapshot requests without a store: nothing to do
-        self._drain()
+        if self.engine.outbox:  # emitted outside a message (a rollback job, a summary() call)
+            outs: list[Any] = []
+            self.driver.poll(outs)
+            for o in outs:
+                self._record(o)
+            self._write(outs)
 
-    def _snapshots(self, engine: Any) -> None:
-        """Take the snapshots the engine's policy and its stages ask for (module docstring)."""
-        for action, tag, note in engine.pop_requests() if engine.requests else ():
-            if action == "snapshot":
-                self._save((tag,), note)
-        policy = engine.snapshot_policy
-        if policy is not None and policy.due(engine.seq, engine.last_ts):
-            self._save((), None)
+    def _snapshot_failed(self, exc: BaseException | None = None) -> None:
+        log.error("snapshot failed", exc_info=exc if exc is not None else True)
+        self.metrics.errors.labels("snapshot_failed").inc()
 
-    def _save(self, tags: tuple[str, ...], note: str | None) -> None:
-        engine = self.engine
-        if getattr(engine, "snapshots", None) is None:
-            return
-        try:
-            engine.snapshot(tags=tags, note=note)
-        except Exception:
-            log.exception("snapshot failed")
-            self.metrics.errors.labels("snapshot_failed").inc()
-            policy = engine.snapshot_policy
-            if policy is not None:  # retry at the next due time, not after every round
-                policy.mark(engine.seq, engine.last_ts)
-        else:
-            self._snapped_at = engine.seq
+    def _write(self, outputs: list[Any]) -> None:
+        for sink in self.sinks:
+            for o in outputs:
+                sink.write(o if type(o) is dict else o.to_dict())
 
     def _apply(self, items: list[Item], batch: bool) -> list[dict[str, Any]]:
-        engine, last, keep = self.engine, self.last, self.settings.fallback_keys
+        driver, last, keep = self.driver, self.last, self.settings.fallback_keys
         hub, served, children = self.hub, self.served, self._served_children
+        apply = driver.apply
         out: list[dict[str, Any]] = []
+        outs: list[Any] = []
         n_obs = n_fb = 0
         for i, m in enumerate(items):
             if isinstance(m, dict):
                 out.append(m)
                 continue
+            if isinstance(m, Observation):
+                n_obs += 1
+            else:
+                n_fb += 1
+            self.offset += 1
             try:
-                if isinstance(m, Observation):
-                    n_obs += 1
-                    p = engine.process(m)
-                    d = p.to_dict()
-                    model = p.model
+                apply(self.offset, m, outs)
+            except Exception as exc:  # a bug must not kill the owner task
+                log.exception("engine call failed")
+                self.metrics.errors.labels("internal").inc()
+                outs.append(ErrorRecord("internal", None, f"{type(exc).__name__}: {exc}"))
+            answer: dict[str, Any] | None = None
+            for o in outs:
+                kind = type(o)
+                if kind is dict:
+                    self._record(o)
+                    continue
+                d = o.to_dict()
+                if answer is None:
+                    answer = d
+                if kind is Prediction:
+                    model = o.model
                     served[model] += 1
                     child = children.get(model)
                     if child is None:
                         child = children[model] = self.metrics.predictions.labels(model, "false")
                     child.inc()
                     if keep:
-                        key = p.key
+                        key = o.key
                         if key in last:
                             last.move_to_end(key)
-                        last[key] = (model, p.y_pred, p.proba)
+                        last[key] = (model, o.y_pred, o.proba)
                         if len(last) > keep:
                             last.popitem(last=False)
                     hub.prediction(d)
-                else:
-                    n_fb += 1
-                    self._lag(engine, m)
-                    d = engine.process(m).to_dict()
-            except StreamMLError as err:
-                self.metrics.errors.labels(err.code).inc()
-                d = ErrorRecord.from_error(err, i if batch else None).to_dict()
-            except Exception as exc:
-                self.metrics.errors.labels("internal").inc()
-                d = error("internal", f"{type(exc).__name__}: {exc}", None, i if batch else None)
-            out.append(d)
+                elif kind is ErrorRecord:
+                    self.metrics.errors.labels(o.code).inc()
+                    if o is not outs[0]:
+                        self._record(d)
+                    elif batch:
+                        d["offset"] = i
+                    else:
+                        d["offset"] = None
+            if self.sinks:
+                self._write(outs)
+            outs.clear()
+            out.append(answer if answer is not None else error("internal", "no answer"))
         if n_obs:
             self._observations.inc(n_obs)
         if n_fb:
             self._feedbacks.inc(n_fb)
         return out
-
-    def _lag(self, engine: Any, fb: Feedback) -> None:
-        pending = getattr(engine, "pending", None)
-        record = pending.records.get(fb.id) if pending is not None else None
-        if record is None:
-            return
-        now = fb.ts if fb.ts is not None else getattr(engine, "last_ts", None)
-        if now is None:
-            return
-        lag = float(now) - float(record[1])
-        stats = self.lag
-        stats[0] += lag
-        stats[1] += 1
-        if lag > stats[2]:
-            stats[2] = lag
 
     def _fallback(self, items: list[Item], batch: bool, why: str) -> list[dict[str, Any]]:
         s = self.settings
@@ -327,17 +338,12 @@ class EngineWorker:
                 self.metrics.errors.labels("overloaded").inc()
         return out
 
-    def _drain(self) -> None:
-        drain = getattr(self.engine, "drain_events", None)
-        if drain is None:
-            return
-        records = drain()
-        for r in records or ():
-            kind = self.hub.record(r)
-            self.metrics.feed_events.labels(kind).inc()
-            if kind == "drift_alert":
-                data = r if isinstance(r, dict) else getattr(r, "__dict__", {})
-                self.alarms[(str(data.get("detector")), str(data.get("field")))] += 1
+    def _record(self, r: dict[str, Any]) -> None:
+        """One of the engine's records (a drift alarm, a promotion, a snapshot) onto the feed."""
+        kind = self.hub.record(r)
+        self.metrics.feed_events.labels(kind).inc()
+        if kind == "drift_alert":
+            self.alarms[(str(r.get("detector")), str(r.get("field")))] += 1
 
     # -- the metric updates ---------------------------------------------------------------------
 
@@ -350,16 +356,20 @@ class EngineWorker:
                 log.exception("metrics update failed")
                 continue
             self.hub.publish("metrics", data, keep=False)
+            for sink in self.sinks:
+                sink.flush()
 
     def snapshot(self, engine: Any) -> dict[str, Any]:
         """The metrics update: ``engine.summary()`` trimmed, plus traffic, lag, drift, snapshot."""
         s = engine.summary()
         total = sum(self.served.values())
         labels = dict(s.get("labels") or {})
-        lag_sum, lag_n, lag_max = self.lag
-        labels["lag_mean"] = lag_sum / lag_n if lag_n else None
-        labels["lag_max"] = lag_max if lag_n else None
-        self.lag = [0.0, 0, 0.0]
+        lag = getattr(engine, "lag", None) or [0, 0.0, 0.0]
+        seen_n, seen_sum = self._lag_seen
+        n_tick = lag[0] - seen_n
+        labels["lag_mean"] = (lag[1] - seen_sum) / n_tick if n_tick > 0 else None
+        labels["lag_max"] = lag[2] if lag[0] else None
+        self._lag_seen = (lag[0], lag[1])
         data: dict[str, Any] = {
             "engine": s.get("engine"),
             "events": s.get("events"),

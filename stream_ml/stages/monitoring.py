@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from stream_ml.errors import ConfigError, StreamMLError
@@ -72,10 +73,15 @@ class MonitorConfig(BaseModel):
         return [self.on]
 
 
+def monitor_seed(seed: int, index: int) -> int:
+    """The seed of the ``index``-th monitor of an engine seeded ``seed`` (a pure function)."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
 class _Monitor:
     __slots__ = ("config", "model", "monitor", "name")
 
-    def __init__(self, config: MonitorConfig, model: str, index: int) -> None:
+    def __init__(self, config: MonitorConfig, model: str, index: int, seed: int = 0) -> None:
         from stream_ml.drift import FeatureDriftMonitor
 
         self.config = config
@@ -89,7 +95,17 @@ class _Monitor:
             config.detector,
             cooldown=cooldown,
             refresh_on_alarm=config.refresh_on_alarm,
+            **_seed_kw(monitor_seed(seed, index)),
         )
+
+
+def _seed_kw(seed: int) -> dict[str, Any]:
+    import inspect
+
+    from stream_ml.drift import FeatureDriftMonitor
+
+    params = inspect.signature(FeatureDriftMonitor).parameters
+    return {"seed": seed} if "seed" in params else {}
 
 
 def _score(y_pred: Any, proba: Any) -> float | None:
@@ -103,7 +119,9 @@ def _score(y_pred: Any, proba: Any) -> float | None:
 class DriftStage:
     """The engine's monitors; see the module docstring."""
 
-    def __init__(self, configs: Sequence[MonitorConfig], model_names: Sequence[str]) -> None:
+    def __init__(
+        self, configs: Sequence[MonitorConfig], model_names: Sequence[str], *, seed: int = 0
+    ) -> None:
         self.monitors: list[_Monitor] = []
         for i, c in enumerate(configs):
             model = c.model or model_names[0]
@@ -111,7 +129,7 @@ class DriftStage:
                 raise ConfigError(
                     f"drift monitor watches model {model!r}, not among {list(model_names)}"
                 )
-            self.monitors.append(_Monitor(c, model, i))
+            self.monitors.append(_Monitor(c, model, i, seed))
         self._on_predict = [m for m in self.monitors if m.config.on in ("features", "prediction")]
         self._on_label = [m for m in self.monitors if m.config.on in ("label", "error")]
         self.alerts = 0
@@ -167,12 +185,12 @@ class DriftStage:
                 engine_event=engine.seq,
                 action=m.config.action,
             )
-            engine.events.append(record)
+            engine.emit(record)
         action = m.config.action
         if action == "reset_reference" and not m.config.refresh_on_alarm:
             m.monitor.reset_reference()
         elif action == "snapshot":
-            engine.requests.append(("snapshot", "drift", f"drift on {m.name}"))
+            engine.request_snapshot("drift", f"drift on {m.name}")
         elif action == "rollback":
             self._rollback(engine, m)
         elif action == "challenger":
@@ -204,7 +222,7 @@ class DriftStage:
             "since": engine.seq,
             "min_labels": m.config.challenger_min_labels,
         }
-        engine.events.append(
+        engine.emit(
             {
                 "kind": "challenger",
                 "id": f"challenger:{name}:{engine.seq}",
@@ -233,10 +251,8 @@ class DriftStage:
                 base.replace(ch.model)
                 engine.remove_slot(ch.name)
                 del self.challengers[model]
-                policy = engine.snapshot_policy  # a snapshot of the new state, if asked for
-                if engine.snapshots is not None and getattr(policy, "on_promotion", True):
-                    engine.requests.append(("snapshot", "promotion", f"{ch.name} promoted"))
-                engine.events.append(
+                engine.request_snapshot("promotion", f"{ch.name} promoted")
+                engine.emit(
                     {
                         "kind": "promotion",
                         "id": f"promotion:{ch.name}:{engine.seq}",

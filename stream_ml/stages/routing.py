@@ -12,14 +12,14 @@ what propensity; the decision is kept with the pending prediction. When the feed
 * the decision and reward are logged for off-policy evaluation (a bounded log).
 
 Promotions. The stage sets the router's ``defer_promotions``. A promotion the router decides
-during an event is forwarded at the end of that event: a ``promotion`` record in
-``engine.events`` and, when the engine has a snapshot store and its snapshot policy's
-``on_promotion`` is on (the default), a request ``("snapshot", "promotion", note)`` in
-``engine.requests``. It takes effect when the engine routes its *next* observation (feedback
-in between is credited as usual and cannot promote again). A runtime that handles requests
-between events (the replay runner does) therefore snapshots the state just before the
-promotion takes effect. (A promotion decided inside a ``summary()`` call is forwarded at the
-end of the next observation and takes effect at the one after.)
+during an event is forwarded at the end of that event into the stage's ``outbox``, which the
+engine moves to its own: a ``promotion`` record and a snapshot request tagged ``promotion`` (the
+runtime's driver takes it when there is a store and the snapshot policy's ``on_promotion`` is
+on, the default). It takes effect when the engine routes its *next* observation (feedback
+in between is credited as usual and cannot promote again). The driver handles requests at the
+record boundary, so it snapshots the state just before the promotion takes effect. (A
+promotion decided inside a ``summary()`` call is forwarded at the end of the next observation
+and takes effect at the one after.)
 
 Ranking requests: an observation with ``candidates`` (each a dict of features with an ``id``) is
 scored candidate by candidate (``{**x, **candidate}``); a model's answer is its ranking (ids by
@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from stream_ml.errors import EventError, MissingFieldError, ModelError, StreamMLError
-from stream_ml.events import Prediction
+from stream_ml.errors import EventError, MissingFieldError, ModelError
+from stream_ml.evaluation.pending import Routed
+from stream_ml.events import Prediction, SnapshotRequest
 from stream_ml.experiments import INTERLEAVED, Decision, OffPolicyLog
 from stream_ml.experiments.ope import Estimate
 from stream_ml.models.scores import error_of, positive_proba
@@ -96,6 +97,11 @@ class RouterStage:
         self.defers = hasattr(router, "apply_promotion")
         if self.defers:
             router.defer_promotions = True
+        self.outbox: list[Any] = []  # records and requests for the engine's outbox
+
+    def take_outbox(self) -> list[Any]:
+        out, self.outbox = self.outbox, []
+        return out
 
     def settle(self) -> None:
         """Let a promotion decided and forwarded at an earlier event take effect (called before
@@ -104,16 +110,15 @@ class RouterStage:
         if self.defers and router.pending_promotion is not None and not router.events:
             router.apply_promotion()
 
-    def forward(self, engine: Any) -> None:
-        """The router's promotion events: ``promotion`` records, and snapshot requests when the
-        engine has a store and its policy's ``on_promotion`` is on (module docstring)."""
+    def forward(self) -> None:
+        """The router's promotion events: ``promotion`` records and snapshot requests, into
+        :attr:`outbox` (module docstring)."""
         router = self.router
         if not getattr(router, "events", None):
             return
-        policy = engine.snapshot_policy
-        snapshot = engine.snapshots is not None and getattr(policy, "on_promotion", True)
+        outbox = self.outbox
         for ev in router.pop_events():
-            engine.events.append(
+            outbox.append(
                 {
                     "kind": "promotion",
                     "id": f"{ev.experiment}:{ev.decisions}",
@@ -123,9 +128,8 @@ class RouterStage:
                     "decisions": ev.decisions,
                 }
             )
-            if snapshot:
-                note = f"{ev.experiment}: {ev.winner} promoted ({ev.reason})"
-                engine.requests.append(("snapshot", "promotion", note))
+            note = f"{ev.experiment}: {ev.winner} promoted ({ev.reason})"
+            outbox.append(SnapshotRequest("promotion", note))
 
     def route(self, key: str | None, rng: np.random.Generator) -> Decision:
         self.settle()
@@ -205,24 +209,30 @@ class RouterStage:
 
 
 def predict_routed(
-    engine: Any, x: dict, id: str, key: str | None, ts: float, seq: int, candidates: Any
-) -> Any:
-    slots, stage = engine.slots, engine.router
-    rows = None
-    if candidates is not None:
-        try:
-            rows = candidate_rows(x, candidates)
-        except StreamMLError as err:
-            raise engine._count(err) from None
+    stage: RouterStage | None,
+    slots: Sequence[Any],
+    primary: str,
+    x: dict,
+    id: str,
+    key: str | None,
+    ts: float,
+    seq: int,
+    candidates: Any,
+    rng: np.random.Generator,
+) -> tuple[Prediction, Routed]:
+    """A routed prediction (or a ranking request without a router): the answer and the pending
+    record; raises a StreamMLError (the engine counts it) and changes nothing then but the
+    router's draw."""
+    rows = candidate_rows(x, candidates) if candidates is not None else None
     if stage is not None:
-        decision = stage.route(key, engine.rng)
+        decision = stage.route(key, rng)
         if stage.defers and stage.router.events:  # decided in a summary() call
-            stage.forward(engine)
+            stage.forward()
         answering = set(decision.answering)
         served, propensity = decision.served, decision.propensity
     else:
         decision, answering = None, {s.name for s in slots}
-        served, propensity = engine.primary, 1.0
+        served, propensity = primary, 1.0
     answers: list[Any] = []
     for slot in slots:
         if slot.name not in answering:
@@ -231,14 +241,14 @@ def predict_routed(
         try:
             answers.append((rank(slot, rows), None) if rows is not None else slot._predict(x))
         except Exception as exc:
-            raise engine._count(ModelError(slot.name, "predict", exc)) from exc
+            raise ModelError(slot.name, "predict", exc) from exc
     interleaved = None
     if served == INTERLEAVED:
         if rows is None:
-            raise engine._count(EventError("candidates", "an interleaving router needs candidates"))
+            raise EventError("candidates", "an interleaving router needs candidates")
         assert stage is not None and decision is not None
         rankings = {s.name: a[0] for s, a in zip(slots, answers) if a is not None}
-        interleaved = stage.interleave(decision, rankings, engine.rng)
+        interleaved = stage.interleave(decision, rankings, rng)
         y_pred, proba, version = list(interleaved.items), None, 0
     else:
         i = next(j for j, s in enumerate(slots) if s.name == served)
@@ -247,51 +257,37 @@ def predict_routed(
     shadow = {
         s.name: a[0] for s, a in zip(slots, answers) if a is not None and s.name != served
     } or None
-    engine.seq = seq
-    engine.last_ts = ts
-    engine.pending.add(id, (x, ts, tuple(answers), decision, interleaved, rows))
-    if engine.drift is not None and rows is None:
-        engine.drift.on_predict(
-            engine, x, {s.name: a for s, a in zip(slots, answers) if a is not None}, ts
-        )
-    return Prediction(id, served, y_pred, proba, key, ts, seq, propensity, version, shadow)
+    record = Routed(x, ts, tuple(answers), decision, interleaved, rows)
+    return Prediction(id, served, y_pred, proba, key, ts, seq, propensity, version, shadow), record
 
 
-def learn_routed(engine: Any, id: str, record: tuple, label: Any, reward: Any, clicks: Any) -> None:
-    x, pred_ts, answers, decision, interleaved, rows = record
-    if rows is not None and clicks is not None:
-        shown = set(interleaved.items) if interleaved is not None else None
-        if shown is None:
-            served_i = next(
-                (
-                    i
-                    for i, s in enumerate(engine.slots)
-                    if decision is None or s.name == decision.served
-                ),
-                0,
-            )
-            shown = set(answers[served_i][0]) if answers[served_i] is not None else set()
-        bad = [c for c in clicks if c not in shown]
-        if bad:
-            engine.pending.records[id] = record  # nothing changes
-            raise engine._count(EventError("clicks", f"clicked items were not shown: {bad}"))
-    stage = engine.router
-    try:
-        if stage is not None and decision is not None:
-            stage.feedback(decision, interleaved, engine.slots, answers, label, reward, clicks)
-            stage.forward(engine)
-    except StreamMLError as err:
-        engine.pending.records[id] = record
-        raise engine._count(err) from None
-    engine.n_feedback += 1
-    if rows is not None:
-        if clicks is None:
-            return
-        clicked = set(clicks)
-        for slot in engine.slots:
-            for cid, features in rows:
-                slot.learn_one(features, cid in clicked)
-        engine.n_labels += 1
+def check_feedback(record: Routed, slots: Sequence[Any], clicks: list[str] | None) -> None:
+    """Refuse clicks on items that were not shown (raises; nothing changes)."""
+    if record.rows is None or clicks is None:
         return
-    if label is not None:
-        engine._learn_answers(x, label, answers, pred_ts)
+    interleaved, decision, answers = record.interleaved, record.decision, record.answers
+    if interleaved is not None:
+        shown = set(interleaved.items)
+    else:
+        served_i = next(
+            (i for i, s in enumerate(slots) if decision is None or s.name == decision.served), 0
+        )
+        shown = set(answers[served_i][0]) if answers[served_i] is not None else set()
+    bad = [c for c in clicks if c not in shown]
+    if bad:
+        raise EventError("clicks", f"clicked items were not shown: {bad}")
+
+
+def feed_router(
+    stage: RouterStage,
+    record: Routed,
+    slots: Sequence[Any],
+    label: Any,
+    reward: float | None,
+    clicks: list[str] | None,
+) -> None:
+    """Reward the router for a routed record's feedback; its promotions into its outbox."""
+    stage.feedback(
+        record.decision, record.interleaved, slots, record.answers, label, reward, clicks
+    )
+    stage.forward()

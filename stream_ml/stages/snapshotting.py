@@ -128,10 +128,13 @@ class SnapshotStage:
         extra: Any = None,
         tags: tuple[str, ...] = (),
         note: str | None = None,
+        mark: bool = True,
     ) -> SnapshotInfo:
-        """Snapshot ``engine`` now (the schedule is marked first, so it is in the state)."""
+        """Snapshot ``engine`` now. ``mark``: the schedule is marked first, so it is in the
+        state (a runtime's own checkpoint passes False: the schedule stays as it was). The
+        ``snapshot`` record is the runtime driver's (:mod:`stream_ml.runtime.driver`)."""
         policy: SnapshotPolicy | None = getattr(engine, "snapshot_policy", None)
-        if policy is not None:
+        if mark and policy is not None:
             policy.mark(engine.seq, engine.last_ts)
         metrics = {s.name: s.prequential.values() for s in engine.slots if s.prequential.names}
         info = self.store.save(
@@ -147,18 +150,6 @@ class SnapshotStage:
             note=note,
         )
         self.parent = info.version
-        engine.events.append(
-            {
-                "kind": "snapshot",
-                "id": f"snapshot:{info.version}",
-                "version": info.version,
-                "events": info.events,
-                "offset": offset,
-                "size": info.size,
-                "tags": list(tags),
-                "note": note,
-            }
-        )
         return info
 
     def latest(self) -> Recovered | None:

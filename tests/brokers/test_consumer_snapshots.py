@@ -91,6 +91,9 @@ def test_snapshots_are_signed_and_listed_by_the_cli(redis_client, names, tmp_pat
         assert state["extra"] == {
             "dead_letters": 0,
             "consumer": {"stream": names("in"), "name": "c1"},
+            "held": [],  # the driver's part: no rows, no held labels
+            "records": len(ids),
+            "recorded": False,  # the consumer's checkpoint, not a snapshot the stream asked for
         }
         assert state["engine"].summary()["models"] == summary["models"]
     with SnapshotStore(store, key="another-key") as s, pytest.raises(SnapshotSignatureError):

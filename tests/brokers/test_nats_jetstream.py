@@ -109,7 +109,10 @@ def test_durable_consumer_dead_letters_and_acks(js, stream, tmp_path) -> None:
     for c in (reader, out, dlq):
         c.close()
     dead = _read(stream, f"{stream}.dlq")
-    assert [(d["id"], d["code"]) for d in dead] == [(2, "malformed_message"), (3, "unknown_id")]
+    assert [(d["id"], d["code"]) for d in dead] == [
+        ("error:2", "malformed_message"),
+        ("error:3", "unknown_id"),
+    ]
     assert summary["dead_letters"] == 2 and summary["events"] == 2
     assert [o["id"] for o in _read(stream, f"{stream}.out")] == ["a", "a", "b"]
     assert info.num_ack_pending == 0 and info.num_pending == 0
@@ -133,7 +136,7 @@ def test_dataflow_over_jetstream(js, stream) -> None:
     assert sorted(o["id"] for o in outs if o["kind"] == "prediction") == sorted(
         m["id"] for m in msgs
     )
-    assert [d["id"] for d in _read(stream, f"{stream}.dlq")] == ["source:11"]
+    assert [d["id"] for d in _read(stream, f"{stream}.dlq")] == ["error:11"]
 
 
 del asyncio

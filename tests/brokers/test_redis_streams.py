@@ -100,9 +100,9 @@ def test_dataflow_dead_letters_bad_messages(redis_client, names) -> None:
     dead = _entries(redis_client, dlq)
     assert sorted((d["code"], d["id"]) for d in dead) == sorted(
         [
-            ("malformed_message", f"source:{ids[5]}"),
-            ("malformed_message", f"source:{ids[9]}"),
-            ("missing_field", f"source:{ids[12]}"),
+            ("malformed_message", f"error:{ids[5]}"),
+            ("malformed_message", f"error:{ids[9]}"),
+            ("missing_field", f"error:{ids[12]}"),
         ]
     )
     assert all(d["reason"] for d in dead)
@@ -132,8 +132,8 @@ def test_group_consumer_dead_letters_acks_and_counts(redis_client, names, tmp_pa
     stage.close()
     dead = _entries(redis_client, dlq)
     assert [(d["id"], d["code"]) for d in dead] == [
-        (ids[1], "malformed_message"),
-        (ids[2], "malformed_message"),
+        (f"error:{ids[1]}", "malformed_message"),
+        (f"error:{ids[2]}", "malformed_message"),
     ]
     assert "not JSON" in dead[0]["reason"] and dead[1]["field"] == "features.x"
     assert summary["dead_letters"] == 2

@@ -48,7 +48,7 @@ def test_feedback_key_routes_like_embedded(msgs, reference, workers: int) -> Non
     assert summaries == ref_summaries  # metrics, labels, errors of every key's engine
     unrouted = [d for d in dead.outputs if d["code"] != "unknown_id"]  # never reached an engine
     assert [(d["code"], d["field"], d["id"]) for d in unrouted] == [
-        ("missing_field", "key", f"source:{offset}") for offset in no_key
+        ("missing_field", "key", f"error:{offset}") for offset in no_key
     ]
 
 
@@ -73,7 +73,8 @@ def test_global_engine_ignores_the_feedback_key(msgs) -> None:
         except StreamMLError:
             ref.annotate_last_error(offset)
     (summary,) = [o for o in out.outputs if o["kind"] == "summary"]
-    assert {k: v for k, v in summary.items() if k not in ("kind", "id")} == ref.summary()
+    got = {k: v for k, v in summary.items() if k not in ("kind", "id")}
+    assert got == {**ref.summary(), "digest": ref.digest()}
     # the keyless feedback and the one naming the wrong key both join by id (already learned)
     assert [d["code"] for d in dead.outputs] == ["unknown_id", "unknown_id"]
 
@@ -104,4 +105,4 @@ def test_feedback_key_is_validated_like_the_observation_key(record, code, field)
         assert Decoder(None, keyed=True, groups=None).one(3, record)[0] == "s1"
     else:
         assert route == DEAD_LETTER
-        assert (value["code"], value["field"], value["id"]) == (code, field, "source:3")
+        assert (value["code"], value["field"], value["id"]) == (code, field, "error:3")

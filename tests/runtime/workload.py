@@ -59,7 +59,7 @@ def embedded(data: list[dict[str, Any]], delay: int) -> tuple[dict[str, Any], di
         Replay(eng, IterableSource(recs), decoder(), delay=delay, sinks=[mem]).run()
         for o in mem.outputs:
             outputs[f"{o['kind']}:{o['id']}"] = o
-        summaries[key] = eng.summary()
+        summaries[key] = {**eng.summary(), "digest": eng.digest()}
     return outputs, summaries
 
 
@@ -161,10 +161,10 @@ def embedded_messages(msgs: list[Any]) -> tuple[dict[str, Any], dict[str, Any], 
     as id, as the dataflow writes them), summaries by key, and the offsets of the messages that
     have no key (the dataflow's dead letters).
     """
-    from stream_ml.errors import StreamMLError
-    from stream_ml.events import ErrorRecord, parse_message
+    from stream_ml.events import parse_message
+    from stream_ml.runtime.driver import Driver, as_dict
 
-    engines: dict[str, Engine] = {}
+    drivers: dict[str, Driver] = {}
     outputs: dict[str, Any] = {}
     no_key: list[Any] = []
     for offset, m in enumerate(msgs):
@@ -172,11 +172,12 @@ def embedded_messages(msgs: list[Any]) -> tuple[dict[str, Any], dict[str, Any], 
         if msg.key is None:
             no_key.append(offset)
             continue
-        eng = engines.setdefault(msg.key, engine(msg.key))
-        try:
-            o = eng.process(msg).to_dict()
-        except StreamMLError as err:
-            eng.annotate_last_error(offset)
-            o = {**ErrorRecord.from_error(err, offset).to_dict(), "id": str(offset)}
-        outputs[f"{o['kind']}:{o['id']}"] = o
-    return outputs, {k: e.summary() for k, e in engines.items()}, no_key
+        driver = drivers.get(msg.key)
+        if driver is None:
+            driver = drivers[msg.key] = Driver(engine(msg.key))
+        out: list[Any] = []
+        driver.apply(offset, msg, out)
+        for o in map(as_dict, out):
+            outputs[f"{o['kind']}:{o['id']}"] = o
+    summaries = {k: {**d.engine.summary(), "digest": d.engine.digest()} for k, d in drivers.items()}
+    return outputs, summaries, no_key

@@ -58,7 +58,7 @@ def test_dashboard_shows_live_data_and_drift_alarm(serve, browser):
                            timeout=10_000)  # fmt: skip
     page.wait_for_function("document.getElementById('events').textContent === '200'",
                            timeout=10_000)  # fmt: skip
-    engine.injected.append(dict(DRIFT))
+    engine.emit(dict(DRIFT))
     page.wait_for_selector("#alarms.alarm", timeout=10_000)
     alarm = page.inner_text("#alarms")
     assert "DRIFT ALARM" in alarm and "ks/x1" in alarm and "0.410" in alarm

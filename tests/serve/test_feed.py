@@ -31,7 +31,7 @@ def test_feed_carries_predictions_metrics_and_engine_events(serve):
         async with connect(f"{server.ws_url}/v1/feed?token={TOKEN}") as feed:
             got.append(json.loads(await feed.recv()))
             await _drive(f"{server.ws_url}/v1/stream?token={TOKEN}", 300)
-            engine.injected.append(dict(DRIFT))
+            engine.emit(dict(DRIFT))
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
                 ev = json.loads(await asyncio.wait_for(feed.recv(), 10))
@@ -74,7 +74,7 @@ def test_feed_carries_predictions_metrics_and_engine_events(serve):
 
 def test_new_dashboard_gets_the_history(serve):
     engine = alarm_engine()
-    engine.injected.append(dict(DRIFT))
+    engine.emit(dict(DRIFT))
     server = serve(engine, ServeSettings(metrics_interval=0.1))
     asyncio.run(_drive(f"{server.ws_url}/v1/stream", 5))
 

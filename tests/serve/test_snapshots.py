@@ -58,11 +58,11 @@ def test_a_stages_snapshot_request_is_taken_at_the_next_round(serve, tmp_path):
     server = serve(engine, ServeSettings(token=TOKEN))
     with httpx.Client(base_url=server.url) as http:
         _traffic(http, 5)
-        engine.requests.append(("snapshot", "drift", "ks alarm on x"))  # as a drift action does
+        engine.request_snapshot("drift", "ks alarm on x")  # as a drift action does
         _traffic(http, 1, start=5)
         items = http.get("/v1/snapshots").json()["items"]
     assert len(items) == 1 and items[0]["tags"] == ["drift"]
-    assert engine.requests == []
+    assert engine.outbox == []
 
 
 def test_a_restarted_server_resumes_from_its_last_snapshot(cli_env, python, tmp_path):

@@ -203,12 +203,15 @@ def test_on_promotion_false_takes_no_promotion_snapshot(tmp_path: Path) -> None:
 
 
 def test_no_store_no_requests() -> None:
+    from stream_ml.runtime.driver import Driver
+
     engine = ab_engine()
-    for m in messages(1500):
-        engine.process(m)
+    driver, out = Driver(engine), []
+    for i, m in enumerate(messages(1500)):
+        driver.apply(i, m, out)
     assert engine.router.router.promoted == "stable"
-    assert engine.requests == []  # nothing piles up for a runtime that is not there
-    assert [e["kind"] for e in engine.drain_events()] == ["promotion"]
+    assert engine.outbox == []  # the driver took the request: nothing piles up without a store
+    assert [o["kind"] for o in out if type(o) is dict] == ["promotion"]
 
 
 def test_on_promotion_from_toml_snapshots_table(tmp_path: Path) -> None:
@@ -247,7 +250,7 @@ def test_promotion_record_is_written_once_across_a_resume(tmp_path: Path, period
     run(engine, IterableSource(msgs), stage)
     (info,) = stage.store.list(tag="promotion")
     state, _ = stage.load(info.version)
-    assert state["engine"].events == []
+    assert state["engine"].outbox == []
     _, sink = resume_from(info, state, tmp_path / "r.db", ab_engine(), IterableSource(msgs))
     assert not any(o.get("kind") == "promotion" for o in sink.outputs)
     stage.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from stream_ml.runtime.bytewax.decode import DEAD_LETTER, GLOBAL_KEY, Decoder
-from stream_ml.runtime.bytewax.driver import KeyDriver
 from stream_ml.runtime.bytewax.flow import build_flow, engine_factory
 from stream_ml.runtime.bytewax.logic import EngineLogic, logic_builder
 from stream_ml.runtime.bytewax.sink import SharedSinkAdapter, SinkAdapter
@@ -14,7 +13,6 @@ __all__ = [
     "GLOBAL_KEY",
     "Decoder",
     "EngineLogic",
-    "KeyDriver",
     "SharedSinkAdapter",
     "SinkAdapter",
     "SourceAdapter",

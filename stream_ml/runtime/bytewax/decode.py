@@ -23,7 +23,7 @@ guessed and never sent to an engine.
 >>> dec = Decoder(RowDecoder(target="y", target_type="int", key="store"), keyed=True)
 >>> dec.batch([(0, {"store": "s1", "a": "1", "y": "1"}),
 ...            (1, {"store": "s2", "a": "x", "y": "0"})])
-[('g112', (0, ({'a': 1.0}, 1, None, 's1', None))), ('__dead_letter__', {'code': ...})]
+[('g112', (0, ({'a': 1.0}, 1, None, 's1', None))), ('__dead_letter__', {'kind': 'error', ...})]
 >>> Decoder(None, keyed=True).one(5, {"kind": "feedback", "id": "e1", "label": 1, "key": "s1"})
 ('g112', (5, Feedback(kind='feedback', id='e1', key='s1', label=1, ...)))
 >>> Decoder(None, keyed=True).one(6, {"kind": "feedback", "id": "e1", "label": 1})[1]["field"]
@@ -85,7 +85,9 @@ class Decoder:
         return key if groups is None else key_group(key, groups)
 
     def _dead(self, err: Exception, offset: Any) -> tuple[str, Any]:
-        return DEAD_LETTER, error_output(err, f"{self.where}:{offset}", f"{self.where}:{offset}")
+        if not self.keyed and isinstance(err, StreamMLError):
+            return GLOBAL_KEY, (offset, err)  # the engine's driver counts it
+        return DEAD_LETTER, error_output(err, f"{self.where}:{offset}", offset)
 
     def one(self, offset: Any, record: Any) -> tuple[str, Any]:
         """Decode one record (see the module docstring)."""

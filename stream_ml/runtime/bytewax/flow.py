@@ -74,6 +74,14 @@ def engine_factory(engine: Any) -> tuple[EngineFactory, EngineConfig | None]:
     return (lambda key: Engine.from_config(cfg)), cfg
 
 
+def _store(cfg: EngineConfig | None) -> Any:
+    if cfg is None:
+        return None
+    from stream_ml.runtime.build import snapshot_store
+
+    return snapshot_store(cfg)
+
+
 def _config_sink(build_sinks: Callable[[Any], list[Any]], cfg: Any) -> SinkFactory:
     def make() -> Any:
         return build_sinks([cfg])[0]
@@ -132,6 +140,7 @@ def build_flow(
         directory only with the ``key_groups`` it was written with.
     """
     factory, cfg = engine_factory(engine)
+    locate = None
     if source is None or decoder is _UNSET or sinks is None:
         if cfg is None:
             raise ConfigError("with an engine factory, give `source`, `decoder` and `sinks`")
@@ -143,6 +152,7 @@ def build_flow(
             built, built_decoder = build_source(cfg.source)
             if source is None:
                 source = lambda: built  # noqa: E731  (built once, read by one partition)
+                locate = getattr(built, "location", None)
             if decoder is _UNSET:
                 decoder = built_decoder
         if sinks is None:
@@ -162,6 +172,8 @@ def build_flow(
         summaries=summaries,
         snapshots=snapshots,
         decoder=dec if decoder is not None else None,
+        store=_store(cfg),
+        locate=locate,
     )
     outputs = op.stateful_batch("engine", keyed_items, builder)
     adapter = SharedSinkAdapter if shared_sinks else SinkAdapter

@@ -1,14 +1,13 @@
 """A broker consumer that drives one engine and survives being killed: nothing lost or doubled.
 
-The loop (:func:`consume`), for each message of a consumer group, in order:
-
-1. apply it: ``Engine.process`` (a bad message: counted by the engine, written to the
-   dead-letter sink with its code, field and reason);
-2. write the output, and the records the engine made on the way (drift alarms, promotions), to
-   the output sink (idempotent by output id);
-3. every ``snapshot_every`` messages: flush the sinks, save the engine to the signed SQLite
-   snapshot store (:class:`~stream_ml.stages.snapshotting.SnapshotStage`; the row's source
-   offset is the id of the last applied message), then acknowledge the messages it covers.
+The loop (:func:`consume`) reads each message of a consumer group, in order, hands it to the
+engine's :class:`~stream_ml.runtime.driver.Driver` with its entry id as offset, and writes what
+comes back: ``error`` records (a bad message: counted by the engine) to the dead-letter sink,
+everything else (the answer, the engine's drift, promotion and snapshot records) to the output
+sink (idempotent by output id). The driver takes the snapshots the engine's policy and stages
+ask for; the consumer adds a checkpoint every ``snapshot_every`` messages and when idle (no
+record, the policy's schedule unchanged). Each committed snapshot (the sinks flushed first; its
+offset is the id of the last applied message) acknowledges the messages it covers.
 
 A message is thus acknowledged only once its output is written **and** a committed snapshot
 includes it. After a crash (even ``SIGKILL``) the restarted consumer loads the newest snapshot,
@@ -22,8 +21,7 @@ payload ``{"engine": engine, "extra": {"dead_letters": n, "consumer": {...}}}``,
 store's key. A consumer never falls back to an older snapshot: the entries acknowledged after it
 would be lost. So a store whose newest snapshot does not verify (tampered, corrupt, unsigned
 without ``trust_unsigned``, another key) is refused with a typed error before anything is read or
-acknowledged; so is a store holding another consumer's state. Snapshots the engine asks for (on
-drift, on a promotion) are taken at once and tagged, as the replay runner does.
+acknowledged; so is a store holding another consumer's state.
 
 Run it (the signing key comes from ``$STREAM_ML_SNAPSHOT_KEY``; ``--trust-unsigned`` writes and
 reads unsigned snapshots, only for local files)::
@@ -48,25 +46,14 @@ from stream_ml.errors import (
     SnapshotSignatureError,
     StreamMLError,
 )
+from stream_ml.runtime.driver import Driver, as_dict
 from stream_ml.stages.snapshotting import SnapshotStage
-
-
-def _dead_letter(err: Exception, offset: str, record: Any) -> dict[str, Any]:
-    return {
-        "kind": "error",
-        "id": offset,
-        "code": getattr(err, "code", "error"),
-        "field": getattr(err, "field", None),
-        "reason": getattr(err, "reason", None) or str(err),
-        "offset": offset,
-        "record": record if isinstance(record, dict) else None,
-    }
 
 
 def restore(
     stage: SnapshotStage, consumer: Mapping[str, Any] | None = None
-) -> tuple[Engine, Any, int, int] | None:
-    """``(engine, last applied offset, dead letters, version)`` from the store's newest snapshot.
+) -> tuple[Engine, Any] | None:
+    """``(engine, recovered snapshot)`` from the store's newest snapshot.
 
     None for an empty store. Raises (typed, nothing changed) when the newest snapshot does not
     verify, or when it is not a consumer snapshot of ``consumer``.
@@ -103,7 +90,7 @@ def restore(
             f"{want}: give each consumer its own snapshot store"
         )
     stage.store.record_audit("restore", to_version=rec.info.version, reason="consumer resume")
-    return state["engine"], rec.info.offset, int(extra["dead_letters"]), rec.info.version
+    return state["engine"], rec
 
 
 def consume(
@@ -125,68 +112,73 @@ def consume(
     source offsets). ``order`` maps an offset to something comparable (default: the offset
     itself). ``snapshots`` is the consumer's own store (opened and closed by the caller);
     ``consumer`` names the consumer (stream, group, name), is stored in every snapshot and must
-    match on restart. The summary is the engine's plus ``dead_letters``, ``offset`` (the last
-    applied message) and ``snapshot`` (the version the state is in).
+    match on restart. The summary is the engine's plus ``digest``, ``dead_letters``, ``offset``
+    (the last applied message) and ``snapshot`` (the version the state is in).
     """
     if snapshot_every < 1:
         raise ConfigError(f"snapshot_every must be >= 1, got {snapshot_every}")
     key = order or (lambda o: o)
     ident = dict(consumer) if consumer is not None else None
     restored = restore(snapshots, ident)
-    version: int | None
-    if restored is None:
-        engine, last, dead, version = engine_factory(), None, 0, None
-    else:
-        engine, last, dead, version = restored
-    engine.snapshots = snapshots
-    last_key = key(last) if last is not None else None
     unacked: list[Any] = []
-    since = 0
+    counts = {"dead": 0, "since": 0}
+    version: list[int | None] = [None]
 
-    def checkpoint(tags: tuple[str, ...] = (), note: str | None = None) -> None:
-        nonlocal since, version
+    def write(outputs: list[Any]) -> None:
+        for o in outputs:
+            d = as_dict(o)
+            if d.get("kind") == "error":
+                dead_letters.write(d)
+                counts["dead"] += 1
+            else:
+                sink.write(d)
+        outputs.clear()
         sink.flush()
         dead_letters.flush()
-        if since or tags:  # else only acks of entries the last snapshot covers
-            extra = {"dead_letters": dead, "consumer": ident}
-            info = snapshots.save(engine, offset=last, extra=extra, tags=tags, note=note)
-            engine.drain_events()  # the stage's bookkeeping event: not state to carry
-            version = info.version
+
+    def committed(info: Any) -> None:
+        version[0] = info.version
         reader.ack(unacked)
         unacked.clear()
-        since = 0
+        counts["since"] = 0
+
+    driver = Driver(
+        engine_factory() if restored is None else restored[0],
+        snapshots=snapshots,
+        extra=lambda: {"dead_letters": counts["dead"], "consumer": ident},
+        flush=write,
+        committed=committed,
+        next_offset=lambda o: o,
+    )
+    out: list[Any] = []
+    if restored is not None:
+        _, rec = restored
+        extra = driver.restore(rec, out)
+        counts["dead"] = int(extra["dead_letters"])
+        version[0] = rec.info.version
+    driver.engine.snapshots = snapshots
+    last = driver.offset
+    last_key = key(last) if last is not None else None
+
+    def checkpoint() -> None:
+        write(out)
+        if driver.checkpoint("checkpoint", out) is None and unacked:
+            reader.ack(unacked)  # entries the last snapshot already covers
+            unacked.clear()
 
     def apply(offset: Any, record: Any) -> None:
-        nonlocal last, last_key, dead, since
+        nonlocal last_key
         if last_key is not None and key(offset) <= last_key:
             unacked.append(offset)  # already in the snapshot: only the ack was lost
             return
-        if isinstance(record, StreamMLError):
-            engine.count_error(record, offset)
-            dead_letters.write(_dead_letter(record, offset, None))
-            dead += 1
-        else:
-            try:
-                sink.write(engine.process(record).to_dict())
-            except StreamMLError as err:
-                engine.annotate_last_error(offset)
-                dead_letters.write(_dead_letter(err, offset, record))
-                dead += 1
-        if engine.events:  # drift alarms, promotions...: outputs too (ids keep them unique)
-            for event in engine.drain_events():
-                if event.get("kind") not in ("snapshot", "rollback"):
-                    sink.write(event)
-        last, last_key = offset, key(offset)
         unacked.append(offset)
-        since += 1
-        if engine.requests:  # the engine asks for a snapshot (drift, promotion): tag it
-            asked = [r for r in engine.pop_requests() if r[0] == "snapshot"]
-            if asked:
-                note = "; ".join(r[2] for r in asked if r[2])
-                checkpoint(tuple(sorted({r[1] for r in asked})), note or None)
-                return
-        if since >= snapshot_every:
+        driver.apply(offset, record, out)
+        last_key = key(offset)
+        counts["since"] += 1
+        if counts["since"] >= snapshot_every:
             checkpoint()
+        elif len(out) >= 256:
+            write(out)
 
     for offset, record in reader.pending():
         apply(offset, record)
@@ -198,16 +190,32 @@ def consume(
                 apply(offset, record)
             idle_since = time.monotonic()
             continue
-        if unacked:
+        if unacked or out:
             checkpoint()
         if idle_exit is not None and time.monotonic() - idle_since >= idle_exit:
             break
+    driver.finish(out, checkpoint=False)
     checkpoint()
-    out = engine.summary()
-    out["dead_letters"] = dead
-    out["offset"] = last
-    out["snapshot"] = version
-    return out
+    engine = driver.engine
+    summary = engine.summary()
+    summary["digest"] = engine.digest()
+    summary["dead_letters"] = counts["dead"]
+    summary["offset"] = driver.offset
+    summary["snapshot"] = version[0]
+    return summary
+
+
+def _engine(cfg: Any) -> Engine:
+    """A fresh engine with the config's snapshot schedule (``[snapshots] every_events``...)."""
+    from stream_ml.snapshots import SnapshotPolicy
+
+    engine = Engine.from_config(cfg)
+    sc = cfg.snapshots
+    if sc is not None:
+        engine.snapshot_policy = SnapshotPolicy(
+            sc.every_events, sc.every_seconds, on_promotion=sc.on_promotion
+        )
+    return engine
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -246,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             reader = RedisGroupReader(a.stream, a.group, a.consumer, url=a.url, count=a.count)
             summary = consume(
-                lambda: Engine.from_config(cfg),
+                lambda: _engine(cfg),
                 reader,
                 RedisStreamSink(a.output, url=a.url),
                 RedisStreamSink(a.dead_letters, url=a.url),
