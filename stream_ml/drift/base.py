@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from stream_ml.drift import calibration as cal
-from stream_ml.drift.jobs import CalibrationJob
+from stream_ml.drift.jobs import STEP_BUDGET, CalibrationJob
 from stream_ml.drift.seeding import DEFAULT_SEED
 from stream_ml.drift.segments import Segments
 from stream_ml.errors import ConfigError
@@ -41,8 +41,9 @@ from stream_ml.errors import ConfigError
 __all__ = ["DriftCheck", "WindowedDetector"]
 
 ReferencePolicy = Literal["fixed", "lagged"]
-#: steps of a running calibration job per update (each about STEP_BUDGET cells of work)
-STEPS_PER_UPDATE = 4
+#: work of a running calibration job per update, in array cells (about 1 ms): steps are done
+#: while their estimated cost fits, and at least one
+UPDATE_BUDGET = 4 * STEP_BUDGET
 
 
 @dataclasses.dataclass(slots=True, frozen=True)
@@ -308,10 +309,13 @@ class WindowedDetector:
     def _advance_job(self) -> None:
         job = self._job
         assert job is not None
-        for _ in range(STEPS_PER_UPDATE):
-            if job.step():
+        spent, done = 0, False
+        while not done:
+            spent += job.step_cost
+            done = job.step()
+            if spent + job.step_cost > UPDATE_BUDGET:
                 break
-        else:
+        if not done:
             self.calibration["progress"] = job.progress
             return
         self._job = None

@@ -87,6 +87,7 @@ class CalibrationJob:
         self.segments = segments
         self.rng = rng
         self.method = method
+        self.budget = budget
         self.n_checks = horizon(spec)
         self.n_runs = n_runs(spec, self.n_checks)
         cost = segments.cost
@@ -120,6 +121,14 @@ class CalibrationJob:
         """The share of the simulation done (the fit is a few more steps)."""
         runs = self._lo + (self._j / self.n_checks if self._batch is not None else 0.0)
         return min(1.0, runs / self.n_runs)
+
+    @property
+    def step_cost(self) -> int:
+        """The estimated work of the next step, in cells (a caller can bound work per call)."""
+        if self.simulated:
+            return self.budget
+        return min(self.budget, self.segments.cost * self.runs_per_batch *
+                   self.checks_per_step) + self.segments.overhead  # fmt: skip
 
     def step(self) -> bool:
         """Do one slice of work; True once the result is ready (then a no-op)."""

@@ -45,7 +45,7 @@ def mcdiarmid_threshold(spec: cal.Spec, bound: float = _KERNEL_BOUND) -> float:
     return scale * (1.0 + math.sqrt(2.0 * math.log(1.0 / a))) ** 2
 
 
-def median_bandwidth(x: Array, rng: np.random.Generator, max_points: int = 500) -> float:
+def median_bandwidth(x: Array, rng: np.random.Generator, max_points: int = 200) -> float:
     """Median pairwise Euclidean distance of the rows of ``x`` (a subsample of ``max_points``)."""
     if len(x) > max_points:
         x = x[rng.choice(len(x), max_points, replace=False)]

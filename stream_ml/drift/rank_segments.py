@@ -53,8 +53,16 @@ class RankSegments(Segments):
                 self.columns.append((True, np.argsort(np.argsort(pool[f])), len(atoms)))
             else:
                 self.columns.append((False, codes.astype(np.intp), len(atoms)))
-        width = sum(n + m if c else m + k for c, _, k in self.columns)
+        # cells of work of one check: a slot column costs about its n + m cells; the atom
+        # columns, computed together over the largest number of atoms, their windows plus per
+        # atom a few (KS) or many (CvM: mid-ranks) array operations
+        self.atoms = [f for f, col in enumerate(self.columns) if not col[0]]
+        self.n_atoms = max([self.columns[f][2] for f in self.atoms], default=0)
+        per_atom = 3 if stat == "ks" else 8
+        width = sum(n + m for c, _, _ in self.columns if c)
+        width += len(self.atoms) * (2 * m + per_atom * self.n_atoms)
         self.cost = max(1, width if self.fixed else 4 * d * (n + m))
+        self.overhead = 5_000 + (10_000 if self.atoms else 0)
 
     def _values(self, f: int, rows: Any, shape: tuple[int, int], rng: np.random.Generator) -> Array:
         continuous, codes, size = self.columns[f]
@@ -72,13 +80,17 @@ class RankSegments(Segments):
         n = self.spec.reference_size
         rows = self._rows(b, n, rng)
         out: list[Any] = []
-        for f, (continuous, _, size) in enumerate(self.columns):
+        counts = np.zeros((b, len(self.atoms), self.n_atoms), dtype=np.int64)
+        for f, (continuous, _, _) in enumerate(self.columns):
             vals = self._values(f, rows, (b, n), rng)
             if continuous:
                 ref = np.sort(vals, axis=1) + np.arange(b)[:, None]  # rows apart for one search
                 out.append(ref.ravel())
             else:
-                out.append(offset_bincount(vals.astype(np.intp), size))
+                out.append(None)
+                counts[:, self.atoms.index(f)] = offset_bincount(vals.astype(np.intp),
+                                                                 self.n_atoms)  # fmt: skip
+        out.append(counts)  # the atom columns' reference counts, (b, atom columns, atoms)
         return out
 
     def draw(self, ref: Any, b: int, t: int, rng: np.random.Generator) -> NDArray[Any]:
@@ -112,17 +124,16 @@ class RankSegments(Segments):
                 ks, cvm = merged_statistics(r, win, ks=self.stat == "ks", cvm=self.stat == "cvm")
                 s = ks if self.stat == "ks" else cvm
             np.max(s.reshape(b, len(smooth), c), axis=1, out=out)
-        for f, (continuous, _, size) in enumerate(self.columns):
-            if continuous:
-                continue
-            win = windows(buf[:, f], ends, m).reshape(b * c, m)
+        if self.atoms:  # all atom columns in one call, over the largest number of atoms
+            da = len(self.atoms)
+            win = windows(buf[:, self.atoms], ends, m).reshape(-1, m)
             if self.fixed:
-                counts = np.repeat(ref[f], c, axis=0)
-                s = atom_statistics(counts, offset_bincount(win.astype(np.intp), size),
+                counts = np.repeat(ref[-1], c, axis=1).reshape(-1, self.n_atoms)
+                s = atom_statistics(counts, offset_bincount(win.astype(np.intp), self.n_atoms),
                                     stat=self.stat)  # fmt: skip
             else:
-                r = np.sort(windows(buf[:, f], ends - m - lag, n).reshape(b * c, n), axis=1)
+                r = np.sort(windows(buf[:, self.atoms], ends - m - lag, n).reshape(-1, n), axis=1)
                 ks, cvm = merged_statistics(r, win, ks=self.stat == "ks", cvm=self.stat == "cvm")
                 s = ks if self.stat == "ks" else cvm
-            np.maximum(out, s.reshape(b, c), out=out)
+            np.maximum(out, s.reshape(b, da, c).max(axis=1), out=out)
         return out

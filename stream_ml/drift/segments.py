@@ -34,6 +34,8 @@ class Segments:
 
     #: the work of one check of one run, in array cells (sizes segments to a budget)
     cost: int = 1
+    #: the fixed work of one segment (numpy calls), in the same cells
+    overhead: int = 5_000
 
     def __init__(self, spec: Spec) -> None:
         self.spec = spec

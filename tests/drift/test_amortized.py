@@ -54,36 +54,39 @@ def values(det, rng: np.random.Generator, size: int):
 @pytest.mark.parametrize("i", range(4), ids=["ks-bootstrap", "cvm-ties", "mmd", "chi2"])
 def test_an_update_never_runs_a_full_calibration(i: int, monkeypatch) -> None:
     det = detectors()[i]
-    calls: list[int] = []  # simulated check-rows (runs x checks) of each advance
-    advance = Segments.advance
+    rows: list[int] = []  # simulated check-rows (runs x checks) of each segment
+    costs: list[int] = []  # estimated work of each job step
+    advance, step = Segments.advance, CalibrationJob.step
 
-    def counted(self, state, j0, c, rng):
-        calls.append(state["b"] * c)
+    def counted_advance(self, state, j0, c, rng):
+        rows.append(state["b"] * c)
+        assert state["b"] * c * self.cost <= max(STEP_BUDGET, self.cost)
         return advance(self, state, j0, c, rng)
 
-    monkeypatch.setattr(Segments, "advance", counted)
+    def counted_step(self):
+        costs.append(self.step_cost)
+        return step(self)
+
+    monkeypatch.setattr(Segments, "advance", counted_advance)
+    monkeypatch.setattr(CalibrationJob, "step", counted_step)
     monkeypatch.setattr(thresholds, "_compute_curve", pytest.fail)  # nothing distribution-free
-    per_update, steps, updates = [], [], 0
+    per_update: list[int] = []
     rng = np.random.default_rng(0)
     for v in values(det, rng, 5_000):
-        before = len(calls)
-        job = det._job
-        steps_before = job.steps if job is not None else 0
+        r0, c0 = len(rows), len(costs)
         det.update(v)
-        per_update.append(sum(calls[before:]))
-        if job is not None:
-            steps.append(job.steps - steps_before)
-            updates += 1
+        if len(costs) > c0:
+            work = costs[c0:]
+            assert sum(work) <= max(base.UPDATE_BUDGET, work[0])  # one step, or within budget
+            per_update.append(sum(rows[r0:]))
         if det.calibrated:
             break
     assert det.calibrated and det.calibration["method"] == "bootstrap"
-    job_rows = det.calibration["n_simulations"] * det.calibration["horizon_events"]
-    assert max(steps) <= base.STEPS_PER_UPDATE
-    # no update simulates more than its steps' budget; the whole calibration took many updates
-    cost = det._segments(det._spec(), det._ref if det.reference == "fixed" else None).cost
-    assert max(per_update) <= base.STEPS_PER_UPDATE * max(1, STEP_BUDGET // cost)
-    assert updates >= 20 and sum(per_update) < updates * base.STEPS_PER_UPDATE * STEP_BUDGET
-    assert job_rows > 0
+    total = det.calibration["n_simulations"] * (
+        (det.calibration["horizon_events"] - det._spec().warmup) // det.check_every + 1
+    )
+    assert sum(rows) == total  # every simulated check, none twice
+    assert len(per_update) >= 20 and max(per_update) < total / 10  # spread over many updates
 
 
 def test_interim_then_calibrated() -> None:
