@@ -95,17 +95,8 @@ class _Monitor:
             config.detector,
             cooldown=cooldown,
             refresh_on_alarm=config.refresh_on_alarm,
-            **_seed_kw(monitor_seed(seed, index)),
+            seed=monitor_seed(seed, index),
         )
-
-
-def _seed_kw(seed: int) -> dict[str, Any]:
-    import inspect
-
-    from stream_ml.drift import FeatureDriftMonitor
-
-    params = inspect.signature(FeatureDriftMonitor).parameters
-    return {"seed": seed} if "seed" in params else {}
 
 
 def _score(y_pred: Any, proba: Any) -> float | None:
