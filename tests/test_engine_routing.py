@@ -189,3 +189,27 @@ def test_a_promotion_is_snapshotted_at_the_next_record_boundary(tmp_path):
     tagged = stage.store.list(tag="promotion")
     assert len(tagged) == 1 and "stable" in (tagged[0].note or "")
     stage.close()
+
+
+def test_a_model_added_at_run_time_answers_in_shadow_behind_a_router() -> None:
+    """A drift challenger (or any ``add_slot``) is not an arm: it answers every observation in
+    shadow, is scored from its first label, and the router never hears of it."""
+    from river import linear_model
+
+    from stream_ml import Engine
+    from stream_ml.models.slot import ModelSlot
+
+    engine = Engine(
+        {"a": linear_model.LogisticRegression(), "b": linear_model.LogisticRegression()},
+        router={"kind": "thompson"},
+        metrics=["Accuracy"],
+        seed=1,
+    )
+    engine.add_slot(ModelSlot("c", linear_model.LogisticRegression(), metrics=["Accuracy"]))
+    for i in range(50):
+        p = engine.predict({"x": float(i % 3)}, id=str(i))
+        assert p.model in ("a", "b") and "c" in (p.shadow or {})
+        engine.learn(str(i), i % 3 == 0)
+    models = engine.metrics()
+    assert models["c"]["scored"] == 50 and models["c"]["learned"] == 50
+    assert set(engine.router.router.arms) == {"a", "b"}

@@ -21,6 +21,10 @@ record boundary, so it snapshots the state just before the promotion takes effec
 promotion decided inside a ``summary()`` call is forwarded at the end of the next observation
 and takes effect at the one after.)
 
+Models added at run time (a drift challenger, ``Engine.add_slot``) are not arms of the router:
+they answer every observation in shadow, so they are scored from their first label and can be
+promoted by the stage that added them.
+
 Ranking requests: an observation with ``candidates`` (each a dict of features with an ``id``) is
 scored candidate by candidate (``{**x, **candidate}``); a model's answer is its ranking (ids by
 decreasing score).
@@ -173,6 +177,8 @@ class RouterStage:
                 if slot.name == decision.served:
                     served_slot = slot
                 continue
+            if slot.name not in self.names:
+                continue  # added at run time: scored by the engine, not an arm of the router
             r = self.reward_of(slot, answer, label, clicks)
             if r is not None:
                 router.record_outcome(slot.name, r)
@@ -229,6 +235,8 @@ def predict_routed(
         if stage.defers and stage.router.events:  # decided in a summary() call
             stage.forward()
         answering = set(decision.answering)
+        if len(slots) > len(stage.names):  # slots added at run time (a drift challenger): they
+            answering.update(s.name for s in slots if s.name not in stage.names)  # shadow
         served, propensity = decision.served, decision.propensity
     else:
         decision, answering = None, {s.name for s in slots}

@@ -2,8 +2,10 @@
 
 One table, so that whoever closes a gap deletes its line here and the check becomes a plain
 test again. The marks are not strict: a check that starts passing is reported as XPASS (and the
-line should go). Measured on main at 6174850: every runtime then agrees on outputs (snapshot
-records included) and digests, also after kills; only the promotion check fails. (At cefe4c9,
+line should go). Today no gap is open: every runtime agrees on outputs (snapshot records
+included) and digests, also after kills, and a drift challenger behind the router is promoted
+(it answers in shadow). At 6174850 the promotion check failed: a challenger behind a router was
+never scored. (At cefe4c9,
 before the one-driver refactor and seeded detectors, 41 checks failed: replay, Bytewax and the
 consumer dropped snapshot records, Bytewax dropped drift/challenger records and had no digest,
 serve wrote no sink and skipped its shutdown snapshot after trailing feedback, and KS
@@ -16,17 +18,10 @@ from collections.abc import Iterable
 
 import pytest
 
-ROUTER_CHALLENGER = (
-    "a drift challenger behind a router is never scored, so never promoted: predict_routed "
-    "asks only the routed arms (Decision.answering) and the challenger slot is not an arm"
-)
-
 #: check -> runtime (or "*" for a check that is not per runtime) -> the gap it fails on.
 #: Checks: "kinds", "outputs", "digest", "repeat_outputs", "repeat_digest", "kill_outputs",
 #: "kill_digest" (per runtime), "promotion" (per stream).
-GAPS: dict[str, dict[str, str]] = {
-    "promotion": {"*": ROUTER_CHALLENGER},
-}
+GAPS: dict[str, dict[str, str]] = {}
 
 
 def params(check: str, runtimes: Iterable[str]) -> list[object]:
