@@ -51,7 +51,32 @@ def _monitors(engine: Any) -> list[tuple[str, Any]]:
 
 
 def drift(engine: Any) -> list[dict[str, Any]]:
-    """One entry per drift monitor: its name, latest state (statistic, threshold, drift)."""
+    """One entry per drift detector of each monitor: the monitor's name, what it watches, the
+    detector, the field of its latest check, the statistic against the threshold, alerts."""
+    stage = getattr(engine, "drift", None)
+    if stage is not None and hasattr(stage, "summary"):
+        out = []
+        for m in stage.summary():
+            for d in m.get("detectors") or [{}]:
+                out.append(
+                    _plain(
+                        {
+                            "name": m["name"],
+                            "on": m.get("on"),
+                            "model": m.get("model"),
+                            "fields": m.get("fields"),
+                            "alerts": m.get("alerts"),
+                            "action": m.get("action"),
+                            "detector": d.get("detector"),
+                            "field": d.get("field") or ",".join(m.get("fields") or []),
+                            "statistic": d.get("last_statistic"),
+                            "threshold": d.get("threshold"),
+                            "drift": d.get("drift"),
+                            "calibration": d.get("calibration_status"),
+                        }
+                    )
+                )
+        return out
     out = []
     for name, mon in _monitors(engine):
         entry: dict[str, Any] = {"name": name}

@@ -266,12 +266,18 @@ class DriftStage:
             dets = []
             for d in m.monitor.detectors:
                 state = getattr(d, "state", None)
+                calibration = getattr(d, "calibration", None)
                 dets.append(
                     {
                         "detector": type(d).__name__,
-                        "calibration": getattr(d, "calibration", None),
+                        "field": getattr(state, "field", None),
+                        "calibration": calibration,
+                        "calibration_status": (
+                            calibration.get("status") if isinstance(calibration, dict) else None
+                        ),
                         "last_statistic": getattr(state, "statistic", None),
                         "threshold": getattr(state, "threshold", None),
+                        "drift": getattr(state, "drift", None),
                     }
                 )
             out.append(

@@ -84,3 +84,40 @@ def test_new_dashboard_gets_the_history(serve):
 
     h = asyncio.run(hello())
     assert [e["type"] for e in h["data"]["history"]] == ["drift_alert"]
+
+
+def test_a_real_monitor_shows_in_v1_drift_and_metrics(serve, tmp_path):
+    """A KS monitor on a shifted feature: its statistic and threshold reach /v1/drift and
+    /metrics, and its alarms reach the JSONL sink (real server, real websocket client)."""
+    from river import linear_model
+
+    from connectors import JsonlSink
+    from stream_ml import Engine
+
+    detector = {"kind": "ks", "reference_size": 100, "window_size": 50, "check_every": 10,
+                "ert": 1000, "calibration": "uniform"}  # fmt: skip
+    engine = Engine(
+        {"lr": linear_model.LogisticRegression()},
+        drift=[{"name": "x", "on": "features", "fields": ["x"], "detector": detector}],
+        seed=3,
+    )
+    sink = JsonlSink(tmp_path / "out.jsonl")
+    server = serve(engine, ServeSettings(metrics_interval=0.1), sinks=[sink])
+
+    async def run() -> None:
+        async with connect(f"{server.ws_url}/v1/stream") as ws:
+            for i in range(600):
+                x = (i * 7919 % 1000) / 1000 + (3.0 if i >= 300 else 0.0)
+                await ws.send(json.dumps({"id": f"e{i}", "features": {"x": x}}))
+                await ws.recv()
+
+    asyncio.run(run())
+    items = httpx.get(f"{server.url}/v1/drift").json()["items"]
+    (ks,) = [i for i in items if i.get("name") == "x"]
+    assert ks["detector"] == "KSDetector" and ks["statistic"] is not None
+    assert ks["threshold"] > 0 and ks["alerts"] >= 1
+    text = httpx.get(f"{server.url}/metrics").text
+    assert 'stream_ml_drift_threshold{detector="KSDetector",field="x"}' in text
+    server.__exit__(None, None, None)  # shutdown flushes and closes the sinks
+    kinds = [json.loads(line)["kind"] for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert kinds.count("prediction") == 600 and "drift" in kinds
