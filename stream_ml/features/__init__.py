@@ -15,7 +15,7 @@ from stream_ml.features.errors import (
     FeatureTimestampError,
     FeatureValueNotNumeric,
 )
-from stream_ml.features.featureset import FeatureSet
+from stream_ml.features.featureset import FeatureRow, FeatureSet
 from stream_ml.features.offline import compute_offline
 from stream_ml.features.specs import (
     EWMA,
@@ -41,6 +41,7 @@ __all__ = [
     "DistinctCount",
     "FeatureEventError",
     "FeatureKeyMissing",
+    "FeatureRow",
     "FeatureSet",
     "FeatureSpec",
     "FeatureTimestampError",

@@ -9,6 +9,7 @@ and an array of tables ``[[features.specs]]``::
     late_events = "drop"        # or "include"; late events are counted either way
     ttl = "7d"                  # per-key state expires after this much event time unseen
     max_keys = 1_000_000        # per entity; least recently seen keys are evicted first
+    keep_keys = false           # true: the models also get the `by` key fields (default: left out)
 
     [[features.specs]]
     name = "amount_mean_1h"
@@ -49,7 +50,9 @@ from stream_ml.features.windows import parse_duration
 
 
 class FeaturesConfig(BaseModel):
-    """The feature specs and the stage options (lateness, late policy, TTL, key bound).
+    """The feature specs and the stage options (lateness, late policy, TTL, key bound, and
+    ``keep_keys``: whether the ``by`` key fields stay in what the models get; by default they
+    are left out).
 
     >>> FeaturesConfig(specs=[], ttl="1d").ttl
     86400.0
@@ -63,6 +66,7 @@ class FeaturesConfig(BaseModel):
     late_events: Literal["drop", "include"] = "drop"
     ttl: float | None = None
     max_keys: int | None = None
+    keep_keys: bool = False
 
     @field_validator("allowed_lateness", "ttl", mode="before")
     @classmethod

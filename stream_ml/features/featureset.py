@@ -17,13 +17,20 @@ older than ``G - ttl``) is forgotten: exactly as if checked on every access, and
 periodically so memory stays flat. With ``max_keys``, a new key beyond the bound evicts the least
 recently seen key of that entity. Both are counted in :meth:`FeatureSet.stats`.
 
+**Keys are not features.** The output leaves out the ``by`` key fields of the specs (an entity
+key such as ``"user"`` is an identifier, often a string, not a model input), as if the models
+began with ``compose.Discard(...)`` of them. It is a :class:`FeatureRow`: a dict whose ``entity``
+attribute holds the key values, so :meth:`FeatureSet.learn_one` given that output still finds the
+keys its target aggregates need. ``keep_keys=True`` hands the key fields to the models as well.
+
 >>> from stream_ml import features as F
 >>> fs = F.FeatureSet([F.Mean("amount", by="user", window="1h"),
 ...                    F.Count(by="user", window="1h")])
 >>> fs.transform_one({"user": "u1", "amount": 10.0}, 0.0)
-{'user': 'u1', 'amount': 10.0, 'count_1h_by_user': 0}
->>> fs.transform_one({"user": "u1", "amount": 30.0}, 60.0)
-{'user': 'u1', 'amount': 30.0, 'amount_mean_1h_by_user': 10.0, 'count_1h_by_user': 1}
+{'amount': 10.0, 'count_1h_by_user': 0}
+>>> out = fs.transform_one({"user": "u1", "amount": 30.0}, 60.0)
+>>> out, out.entity
+({'amount': 30.0, 'amount_mean_1h_by_user': 10.0, 'count_1h_by_user': 1}, {'user': 'u1'})
 >>> fs.transform_one({"user": "u1", "amount": "x"}, 120.0)
 Traceback (most recent call last):
 ...
@@ -50,7 +57,28 @@ from stream_ml.features.plan import Entity, compile_specs, target_state
 from stream_ml.features.specs import NUMERIC, FeatureSpec
 
 _SWEEP_EVERY = 1024
+_LEARN_HINT = (
+    " (transform_one leaves the key fields out of its output: pass the event, or that output"
+    " unchanged, not a copy)"
+)
 _MISSING = object()
+
+
+class FeatureRow(dict[str, Any]):
+    """What :meth:`FeatureSet.transform_one` returns: the event's fields without its key
+    fields, plus the features; ``entity`` holds the key field values (the models do not see
+    them; :meth:`FeatureSet.learn_one` reads them). ``dict(row)`` is a plain copy without them.
+
+    >>> row = FeatureRow({"amount": 1.0})
+    >>> row.entity = {"user": "u1"}
+    >>> import pickle
+    >>> again = pickle.loads(pickle.dumps(row))
+    >>> again == {"amount": 1.0}, again.entity
+    (True, {'user': 'u1'})
+    """
+
+    __slots__ = ("entity",)
+    entity: dict[str, Any]
 
 
 class _KeyState:
@@ -66,9 +94,10 @@ class FeatureSet:
     """The feature stage: ``transform_one`` (features, then update) and ``learn_one`` (labels).
 
     Parameters: the feature specs (``F.Mean(...)`` and friends), ``allowed_lateness`` (a
-    duration), ``late_events`` (``"drop"`` or ``"include"``), ``ttl`` (a duration or None) and
-    ``max_keys`` (per entity, or None). ``FeatureSet.from_config(cfg)`` builds the same object
-    from a :class:`FeaturesConfig`.
+    duration), ``late_events`` (``"drop"`` or ``"include"``), ``ttl`` (a duration or None),
+    ``max_keys`` (per entity, or None) and ``keep_keys`` (False: the ``by`` key fields are left
+    out of the output, see the module docstring). ``FeatureSet.from_config(cfg)`` builds the same
+    object from a :class:`FeaturesConfig`.
 
     Windows (see :mod:`~stream_ml.features.windows`): ``"1h"`` sliding, ``"100 events"``,
     ``"tumbling 1h"``, ``"decay 1h"``, ``"session 30m"`` and ``"all"``. A session window holds
@@ -90,11 +119,22 @@ class FeatureSet:
     (7.0, 0.5)
     >>> fs.stats()["keys"]
     2
+    >>> sorted(out)
+    ['amount', 'amount_max_2_events_by_user', 'target_mean_all_by_merchant']
+    >>> out.entity
+    {'user': 'u', 'merchant': 'm'}
+    >>> keep = F.FeatureSet([F.Count(by="user")], keep_keys=True)
+    >>> keep.transform_one({"user": "u", "amount": 2.0}, 0.0)
+    {'user': 'u', 'amount': 2.0, 'count_all_by_user': 0}
     >>> fs = F.FeatureSet([F.Count(by="user", window="session 30m")], allowed_lateness="1h")
     >>> [fs.transform_one({"user": "u"}, t)["count_session_30m_by_user"]
     ...  for t in (0.0, 600.0, 4000.0, 5000.0, 2300.0, 5100.0)]
     [0, 1, 0, 1, 2, 5]
     """
+
+    # The key fields left out of the output. A FeatureSet pickled before ``keep_keys`` existed
+    # has no such attribute and goes on handing its keys to the models, as it did.
+    _key_fields: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -104,6 +144,7 @@ class FeatureSet:
         late_events: Literal["drop", "include"] = "drop",
         ttl: str | float | None = None,
         max_keys: int | None = None,
+        keep_keys: bool = False,
     ) -> None:
         cfg = FeaturesConfig.build(
             {
@@ -112,6 +153,7 @@ class FeatureSet:
                 "late_events": late_events,
                 "ttl": ttl,
                 "max_keys": max_keys,
+                "keep_keys": keep_keys,
             }
         )
         self._setup(cfg)
@@ -140,6 +182,8 @@ class FeatureSet:
                 checks[spec.on] = (spec.name, True)
         self._checks = tuple((f, n, num) for f, (n, num) in checks.items())
         self._getters = [[tuple(g.fields) for g in e.groups] for e in self._entities]
+        if not cfg.keep_keys:
+            self._key_fields = tuple(dict.fromkeys(f for s in cfg.specs for f in s.by))
         self._G = -math.inf
         self._counts = dict.fromkeys(
             (
@@ -177,7 +221,7 @@ class FeatureSet:
             name = self.config.specs[0].name if self.config.specs else "<none>"
             raise self._fail(FeatureTimestampError(name, "ts", exc.reason)) from exc
 
-    def _keys(self, x: dict, targets_only: bool = False) -> list[Any]:
+    def _keys(self, x: dict, targets_only: bool = False, hint: str = "") -> list[Any]:
         keys: list[Any] = []
         for ent in self._entities:
             if targets_only and not ent.targets:
@@ -187,16 +231,14 @@ class FeatureSet:
             if len(by) == 1:
                 k = x.get(by[0])
                 if k is None:
-                    raise self._fail(
-                        FeatureKeyMissing(ent.first_feature, by[0], "the entity key is missing")
-                    )
+                    reason = "the entity key is missing" + hint
+                    raise self._fail(FeatureKeyMissing(ent.first_feature, by[0], reason))
             else:
                 k = tuple(x.get(f) for f in by)
                 if None in k:
                     f = by[k.index(None)]
-                    raise self._fail(
-                        FeatureKeyMissing(ent.first_feature, f, "the entity key is missing")
-                    )
+                    reason = "the entity key is missing" + hint
+                    raise self._fail(FeatureKeyMissing(ent.first_feature, f, reason))
             try:
                 hash(k)
             except TypeError as exc:
@@ -241,13 +283,22 @@ class FeatureSet:
     def transform_one(self, x: dict, ts: Any) -> dict:
         """Return a new dict: ``x`` plus the features at ``ts``; then add the event to the state.
 
+        Without ``keep_keys`` the ``by`` key fields are left out of it: it is a
+        :class:`FeatureRow` whose ``entity`` holds them.
+
         Raises a :class:`~stream_ml.features.errors.FeatureEventError` (and changes nothing) for
         a missing key or field, a non-numeric value for a numeric aggregate or a bad timestamp.
         """
         t = self._time(ts)
         keys = self._keys(x)
         self._check_fields(x)
-        out = dict(x)
+        drop = self._key_fields
+        out: dict
+        if drop:
+            out = keyless = FeatureRow(x)
+            keyless.entity = {f: keyless.pop(f) for f in drop}
+        else:
+            out = dict(x)
         G = self._G
         wm = G - self._lateness
         counts = self._counts
@@ -307,7 +358,11 @@ class FeatureSet:
                 self._read_targets(ent, ks, t, out)
 
     def learn_one(self, x: dict, ts: Any, y: Any) -> None:
-        """Feedback for the observation ``x`` at event time ``ts``: update target aggregates."""
+        """Feedback for the observation ``x`` at event time ``ts``: update target aggregates.
+
+        ``x`` is the event, or what :meth:`transform_one` returned for it (a
+        :class:`FeatureRow`, whose ``entity`` has the key fields its features left out).
+        """
         if not self._has_targets:
             return
         t = self._time(ts)
@@ -316,7 +371,11 @@ class FeatureSet:
         if not numeric or y - y != 0:
             name = next(n for e in self._entities for n, _, _ in e.targets)
             raise self._fail(FeatureValueNotNumeric(name, "y", f"not a numeric label: {y!r}"))
-        keys = self._keys(x, targets_only=True)
+        entity = getattr(x, "entity", None)
+        if entity is not None:
+            keys = self._keys(entity, targets_only=True)
+        else:
+            keys = self._keys(x, targets_only=True, hint=_LEARN_HINT)
         row = (y,)
         for ei, ent in enumerate(self._entities):
             if not ent.targets:
