@@ -12,7 +12,10 @@ promotions, snapshots) go onto the feed; every output goes to the configured sin
 Smooth failing. An observation is answered from the fallback, marked ``fallback: true``, when
 its job could not be queued (the queue is full), when the estimated wait (messages queued times
 the measured cost per message) is over ``latency_budget``, or when it waited longer than that in
-the queue. The fallback is the last good prediction for the same key (``fallback="last"``) or
+the queue. The estimate cannot latch: when nothing is queued and no message was applied for a
+whole budget, the next message is applied and re-measures it, so one slow call (a stalled model)
+degrades answers for about one budget, then the server recovers on its own. The fallback is
+the last good prediction for the same key (``fallback="last"``) or
 ``fallback_value``. A fallback answer changes no engine state: its id is not pending, so a later
 label for it is an ``unknown_id`` error. Feedback that cannot be applied in time is answered with
 an ``overloaded`` error (retry it). The engine runs on the event loop: a model that hangs in one
@@ -114,6 +117,7 @@ class EngineWorker:
         self.queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=settings.queue_size)
         self.last: OrderedDict[Any, tuple[str, Any, Any]] = OrderedDict()
         self.cost = 5e-5  # seconds per message, an exponential moving average
+        self._applied_at = self.clock()  # when a message was last applied
         self.queued = 0  # messages waiting in the queue
         self.served: Counter[str] = Counter()
         self.fallbacks = 0
@@ -161,13 +165,20 @@ class EngineWorker:
     async def messages(self, items: list[Item], *, batch: bool = False) -> list[dict[str, Any]]:
         """Apply parsed messages (errors pass through as dicts) in order; their answers."""
         n = sum(1 for m in items if not isinstance(m, dict))
-        if n and (self.queued + n) * self.cost > self.settings.latency_budget:
-            return self._fallback(items, batch, "latency")
+        budget = self.settings.latency_budget
+        probe = False
+        if n and (self.queued + n) * self.cost > budget:
+            # Over budget. With nothing queued and no message applied for a whole budget, the
+            # estimate is re-measured on this message instead (one slow call must not latch
+            # the server into fallback answers for good).
+            if not (self.queue.empty() and self.clock() - self._applied_at >= budget):
+                return self._fallback(items, batch, "latency")
+            probe = True
         if self.queue.empty():
             # Idle owner: apply the messages now, on this same event-loop thread. Nothing is
             # queued before them, so arrival order holds, and the engine is still driven by one
             # job at a time (this never awaits); it saves two task switches per message.
-            return self._now(items, batch, n)
+            return self._now(items, batch, n, probe)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         job = _Job(items, None, batch, self.clock(), fut)
         try:
@@ -197,13 +208,14 @@ class EngineWorker:
             if not queue.empty():
                 await asyncio.sleep(0)  # let readers and writers run between rounds
 
-    def _now(self, items: list[Item], batch: bool, n: int) -> list[dict[str, Any]]:
-        """One job applied at once (the queue is empty): :meth:`_round` without the job."""
+    def _now(self, items: list[Item], batch: bool, n: int, probe: bool = False) -> list[Any]:
+        """One job applied at once (the queue is empty): :meth:`_round` without the job.
+        ``probe``: the cost estimate is replaced by this job's measured cost."""
         t0 = self.clock()
         try:
             return self._apply(items, batch)
         finally:
-            self._after(t0, n)
+            self._after(t0, n, probe)
 
     def _round(self, jobs: list[_Job]) -> None:
         now = self.clock()
@@ -232,13 +244,15 @@ class EngineWorker:
                 job.future.set_exception(exc)
         self._after(t0, n)
 
-    def _after(self, t0: float, n: int) -> None:
-        """After a round that started at ``t0`` and applied ``n`` observations: its cost and
-        latency."""
+    def _after(self, t0: float, n: int, probe: bool = False) -> None:
+        """After a round that started at ``t0`` and applied ``n`` messages: its cost (an
+        exponential moving average, or re-measured by a ``probe``) and latency."""
         if n:
-            elapsed = self.clock() - t0
-            self.cost = 0.9 * self.cost + 0.1 * (elapsed / n)
+            now = self.clock()
+            elapsed = now - t0
+            self.cost = elapsed / n if probe else 0.9 * self.cost + 0.1 * (elapsed / n)
             self.metrics.latency.observe(elapsed)
+            self._applied_at = now
         if self.engine.outbox:  # emitted outside a message (a rollback job, a summary() call)
             outs: list[Any] = []
             self.driver.poll(outs)

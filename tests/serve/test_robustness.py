@@ -191,3 +191,42 @@ def test_fallback_when_over_the_latency_budget(serve):
     assert default["fallback"] is True and default["y_pred"] == "unknown"
     assert feedback["code"] == "overloaded"
     assert server.engine.summary()["events"] == 1  # fallback answers changed nothing
+
+
+def test_one_slow_call_does_not_latch_the_fallback(serve):
+    """A model that stalls once pushes the cost estimate over the budget: the next answers are
+    fallbacks, and once a whole budget passed with nothing applied the server re-measures and
+    recovers on its own (the issue's latch: before, every answer stayed a fallback forever).
+    The server's clock is injected: the stall advances it by 10 s."""
+    from river import linear_model
+
+    from stream_ml import Engine
+
+    now = [0.0]
+
+    class StallsOnce(linear_model.LogisticRegression):
+        def predict_proba_one(self, x):
+            if x.get("x") == 99.0:
+                now[0] += 10.0  # one call takes 10 s of the server's clock
+            return super().predict_proba_one(x)
+
+    settings = ServeSettings(latency_budget=0.5, fallback_value="unknown")
+    server = serve(Engine({"lr": StallsOnce()}), settings, clock=lambda: now[0])
+
+    async def send(ws, i: int, x: float) -> dict:
+        await ws.send(json.dumps({"id": f"e{i}", "features": {"x": x}}))
+        return json.loads(await ws.recv())
+
+    async def run() -> list[bool]:
+        async with connect(f"{server.ws_url}/v1/stream") as ws:
+            out = [(await send(ws, 0, 1.0))["fallback"], (await send(ws, 1, 99.0))["fallback"]]
+            out.append((await send(ws, 2, 1.0))["fallback"])  # right after the stall: degraded
+            now[0] += 0.6  # more than a budget with nothing applied
+            for i in range(3, 8):
+                out.append((await send(ws, i, 1.0))["fallback"])
+            return out
+
+    flags = asyncio.run(run())
+    assert flags[:3] == [False, False, True]
+    assert flags[3:] == [False] * 5  # recovered: the estimate was re-measured
+    assert server.engine.summary()["events"] == 7
