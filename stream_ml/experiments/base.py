@@ -43,6 +43,7 @@ from stream_ml.experiments.errors import (
     UnknownArmError,
     UnknownDecisionError,
 )
+from stream_ml.experiments.forgetting import DriftKind, check_drift
 from stream_ml.experiments.stats import ArmStats
 
 __all__ = ["BaseRouter", "Promotion", "Router"]
@@ -162,7 +163,25 @@ class BaseRouter:
             ),
         }
 
+    def on_drift(self, kind: str = "reset", factor: float = 0.5) -> None:
+        """A drift monitor raised an episode: forget what the policy learned. Returns None.
+
+        ``kind="reset"`` returns the policy's statistics to the prior (as if no reward had
+        arrived); ``kind="discount"`` multiplies them by ``factor`` in [0, 1) (evidence is
+        kept but weighs less; ``factor=0`` is a reset). Only the *policy's* statistics change
+        (bandits: counts and sums, posteriors, Exp3 weights): ``summary()["arms"]``, the
+        ledger of pending decisions, promotions and error counts are untouched, and a promoted
+        router keeps serving its winner. Routers that do not learn a policy (fixed, A/B,
+        shadow, canary, interleaving) ignore it. Bad arguments raise
+        :class:`~stream_ml.experiments.errors.ExperimentConfigError` before anything changes.
+        """
+        check_drift(kind, factor)
+        self._forget(kind, factor)  # type: ignore[arg-type]
+
     # -- helpers for subclasses --------------------------------------------------------------
+    def _forget(self, kind: DriftKind, factor: float) -> None:
+        """Forget the policy's statistics (:meth:`on_drift`; default: nothing to forget)."""
+
     def _learn(self, decision: Decision, value: float) -> None:
         """Update the policy from one validated reward (default: statistics only)."""
 

@@ -6,6 +6,12 @@ multiarmed bandit problem", SIAM J. Computing 32).
 delayed reward is importance-weighted by the probability the arm actually had. Rewards are
 rescaled from ``reward_range`` to [0, 1]; rewards outside it are refused. Weights are kept as
 logarithms (no overflow).
+
+Exp3.S for switching environments (same paper, section 8): with ``share = alpha > 0`` each
+reward also shares weight, ``w_a <- w_a exp(gamma x_hat_a / K) + (e alpha / K) sum_b w_b`` for
+every arm (before the update), so no arm's weight falls far below the others' and the policy
+tracks the best arm of each segment; O(arms) per reward. Auer et al. tune ``alpha = 1 / T``.
+``share = 0`` (the default) is Exp3 exactly.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from stream_ml.experiments._config_base import RouterConfigBase
 from stream_ml.experiments.base import BaseRouter, check_names
 from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.errors import BadRewardError
+from stream_ml.experiments.forgetting import DriftKind
 from stream_ml.experiments.hashing import bucket
 
 
@@ -41,6 +48,8 @@ class Exp3Router(BaseRouter):
     """
 
     kind = "exp3"
+    # class-level default for routers pickled before Exp3.S existed
+    share = 0.0
 
     def __init__(
         self,
@@ -48,10 +57,12 @@ class Exp3Router(BaseRouter):
         *,
         gamma: float = 0.1,
         reward_range: tuple[float, float] = (0.0, 1.0),
+        share: float = 0.0,
         **common: Any,
     ) -> None:
         super().__init__(arms, **common)
         self.gamma = gamma
+        self.share = share
         self.reward_range = reward_range
         self.log_weights = dict.fromkeys(self.arms, 0.0)
 
@@ -79,15 +90,35 @@ class Exp3Router(BaseRouter):
         lo, hi = self.reward_range
         x = (value - lo) / (hi - lo)
         p = max(decision.propensity, 1e-12)
-        self.log_weights[decision.arm] += self.gamma * x / (p * len(self.arms))
+        k = len(self.arms)
+        if self.share <= 0.0:
+            self.log_weights[decision.arm] += self.gamma * x / (p * k)
+            return
+        lw = self.log_weights
+        top = max(lw.values())
+        # log of (e alpha / K) * sum_b w_b, with the weights before this update
+        log_shared = (
+            top
+            + math.log(math.e * self.share / k)
+            + math.log(sum(math.exp(v - top) for v in lw.values()))
+        )
+        lw[decision.arm] += self.gamma * x / (p * k)
+        for a, v in lw.items():
+            hi, lo = (v, log_shared) if v >= log_shared else (log_shared, v)
+            lw[a] = hi + math.log1p(math.exp(lo - hi))
+
+    def _forget(self, kind: DriftKind, factor: float) -> None:
+        f = 0.0 if kind == "reset" else factor  # discount: w_a ** factor, towards uniform
+        self.log_weights = {a: v * f for a, v in self.log_weights.items()}
 
 
 class Exp3Config(RouterConfigBase):
-    """Config of :class:`Exp3Router`."""
+    """Config of :class:`Exp3Router`; ``share`` > 0 is Exp3.S (module docs)."""
 
     kind: Literal["exp3"] = "exp3"
     gamma: float = Field(0.1, gt=0.0, le=1.0)
     reward_range: tuple[float, float] = (0.0, 1.0)
+    share: float = Field(0.0, ge=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _range(self) -> Exp3Config:
@@ -100,5 +131,6 @@ class Exp3Config(RouterConfigBase):
             check_names(model_names),
             gamma=self.gamma,
             reward_range=self.reward_range,
+            share=self.share,
             **self.common(),
         )

@@ -2,6 +2,11 @@
 
 * :func:`bandit_regret`: a router against Bernoulli arms; cumulative (pseudo-)regret against the
   oracle that always serves the best arm, ``sum_t (mu* - mu_{a_t})``.
+* :func:`swap_means` / :func:`switching_bandit` / :func:`swap_regret`: a switching
+  environment (issue #13): ``n_arms`` Bernoulli arms whose means are ``linspace(0.1, 0.9)`` in a
+  seeded random order; after ``n_events // 2`` pulls the best and the worst arm swap their
+  means (0.9 and 0.1), the others keep theirs. Reported: the share of the second half's pulls
+  on the new best arm, and the total pseudo-regret against the oracle of each half.
 * :class:`RankingStream`: a search / recommendation stream. Each request has ``n_docs``
   candidates with relevance ``rel = q * U(0, 1)``, where the query quality ``q ~ U(0, 1)`` is
   drawn per request (queries differ in how much relevant material exists); ranker r orders
@@ -26,7 +31,7 @@ users and queries, is :mod:`stream_ml.experiments.sensitivity` (the benchmark us
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from statistics import NormalDist
 from typing import Any
 
@@ -36,7 +41,16 @@ from stream_ml.experiments.base import BaseRouter
 from stream_ml.experiments.canary import CanaryConfig
 from stream_ml.experiments.interleaving.router import InterleavingRouter
 
-__all__ = ["RankingStream", "ab_vs_interleaving", "bandit_regret", "broken_canary", "power_events"]
+__all__ = [
+    "RankingStream",
+    "ab_vs_interleaving",
+    "bandit_regret",
+    "broken_canary",
+    "power_events",
+    "swap_means",
+    "swap_regret",
+    "switching_bandit",
+]
 
 
 def bandit_regret(
@@ -55,6 +69,65 @@ def bandit_regret(
         total += best - mu
         regret[t] = total
     return regret
+
+
+def swap_means(n_arms: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The arms' means before and after the swap of the best and the worst arm (module docs).
+
+    >>> before, after = swap_means(4, seed=0)
+    >>> int(before.argmax()) == int(after.argmin()), int(before.argmin()) == int(after.argmax())
+    (True, True)
+    """
+    before = np.random.default_rng(seed + 2_000_003).permutation(np.linspace(0.1, 0.9, n_arms))
+    after = before.copy()
+    best, worst = int(before.argmax()), int(before.argmin())
+    after[best], after[worst] = before[worst], before[best]
+    return before, after
+
+
+def switching_bandit(
+    pull: Callable[[], int],
+    learn: Callable[[int, float], None],
+    seed: int,
+    n_arms: int = 10,
+    n_events: int = 10_000,
+) -> dict[str, float]:
+    """Run any policy (``pull() -> arm index``, ``learn(arm, reward)``) on the swap
+    environment of ``seed``: one uniform per event decides the reward, whichever arm is pulled,
+    so every policy sees the same reward stream. Returns ``share`` (second half on the new best
+    arm) and ``regret`` (total pseudo-regret)."""
+    before, after = swap_means(n_arms, seed)
+    env = np.random.default_rng(seed + 1_000_003)
+    half, new_best = n_events // 2, int(np.argmax(after))
+    u = env.random(n_events).tolist()
+    mus, tops = before.tolist(), float(before.max())
+    regret, on_best = 0.0, 0
+    for t in range(n_events):
+        if t == half:
+            mus, tops = after.tolist(), float(after.max())
+        arm = pull()
+        mu = mus[arm]
+        learn(arm, float(u[t] < mu))
+        regret += tops - mu
+        if t >= half and arm == new_best:
+            on_best += 1
+    return {"share": on_best / (n_events - half), "regret": regret}
+
+
+def swap_regret(router: BaseRouter, seed: int, n_events: int = 10_000) -> dict[str, float]:
+    """:func:`switching_bandit` for a router over arms ``arm0`` .. (decisions drawn from
+    ``default_rng(seed)``; rewards delivered at once)."""
+    rng, index = np.random.default_rng(seed), {a: i for i, a in enumerate(router.arms)}
+    last: list[Any] = [None]
+
+    def pull() -> int:
+        last[0] = d = router.route(None, rng)
+        return index[d.arm]
+
+    def learn(arm: int, reward: float) -> None:
+        router.reward(last[0], reward)
+
+    return switching_bandit(pull, learn, seed, len(router.arms), n_events)
 
 
 class RankingStream:

@@ -34,6 +34,20 @@ propensity of at least ``floor`` (useful for later off-policy evaluation).
 * ``likelihood="gaussian"``: normal posterior of each arm's mean with prior
   N(prior_mean, prior_var) (vague by default: 1e4) and the arm's sample variance as noise
   variance (1 before two rewards), for real-valued rewards.
+
+Discounted Thompson sampling for switching environments (Raj & Kalyani 2017, "Taming
+non-stationary bandits: a Bayesian approach", arXiv:1707.09727): with ``discount = gamma < 1``
+every arm's pseudo-counts are multiplied by ``gamma`` at each step before the rewarded arm adds
+its reward (Beta: ``S_a <- gamma S_a + x``, ``F_a <- gamma F_a + (1 - x)``; the prior is added
+on top, undiscounted), so the posterior keeps an effective memory of about ``1 / (1 - gamma)``
+rewards and widens again for arms no longer played. The Gaussian posterior discounts its reward
+sums and counts the same way. The clock is the reward count, and discounting is lazy (each arm
+stores the step of its last update; ``gamma ** (t - t_last)`` is applied when it is read), so a
+reward costs O(1) and a refresh O(arms) more than without. Because the posterior now also moves
+without rewards for an arm (it forgets), the posterior is refreshed at least every
+``max(1, floor(refresh_growth / (1 - gamma)))`` rewards, the number of steps in which every
+pseudo-count shrinks by about the fraction ``refresh_growth``. ``discount = 1`` (the default)
+is the stationary router exactly.
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ from stream_ml.experiments._config_base import RouterConfigBase
 from stream_ml.experiments.base import BaseRouter, check_names
 from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.errors import BadRewardError, ExperimentConfigError
+from stream_ml.experiments.forgetting import DriftKind
 from stream_ml.experiments.hashing import bucket
 
 
@@ -71,6 +86,10 @@ class ThompsonRouter(BaseRouter):
     """
 
     kind = "thompson"
+    # class-level defaults for routers pickled before discounting existed
+    discount = 1.0
+    _t = 0
+    _last: list[int] = []  # read only; replaced per instance
 
     def __init__(
         self,
@@ -85,6 +104,7 @@ class ThompsonRouter(BaseRouter):
         refresh_every: int = 100,
         refresh_growth: float = 0.1,
         floor: float = 0.0,
+        discount: float = 1.0,
         **common: Any,
     ) -> None:
         super().__init__(arms, **common)
@@ -107,9 +127,24 @@ class ThompsonRouter(BaseRouter):
         self._cum: list[float] = []
         self._since = 0
         self._stale = True
+        self.discount = discount
+        if discount < 1.0:
+            self._t = 0
+            self._last = [0] * k
+            self.refresh_every = min(refresh_every, max(1, int(refresh_growth / (1 - discount))))
+
+    def _settle(self) -> None:
+        """Apply the pending discount to every arm's sums and counts."""
+        g, t = self.discount, self._t
+        fs = [g ** (t - last) for last in self._last]
+        self._sum = [s * f for s, f in zip(self._sum, fs, strict=True)]
+        self._n = [n * f for n, f in zip(self._n, fs, strict=True)]
+        self._last = [t] * len(fs)
 
     def _draws(self, rng: np.random.Generator) -> np.ndarray:
         size = (self.n_samples, len(self.arms))
+        if self.discount < 1.0:
+            self._settle()
         s, n = np.array(self._sum), np.array(self._n)
         if self.likelihood == "beta":
             a0, b0 = self.prior
@@ -166,11 +201,25 @@ class ThompsonRouter(BaseRouter):
 
     def _learn(self, decision: Decision, value: float) -> None:
         i = self._index[decision.arm]
+        if self.discount < 1.0:
+            t = self._t = self._t + 1
+            f = self.discount ** (t - self._last[i])
+            self._sum[i] *= f
+            self._n[i] *= f
+            self._last[i] = t
         self._sum[i] += value
         n = self._n[i] = self._n[i] + 1.0
         self._since += 1
         if n >= self._next[i]:
             self._stale = True
+
+    def _forget(self, kind: DriftKind, factor: float) -> None:
+        if self.discount < 1.0:
+            self._settle()
+        f = 0.0 if kind == "reset" else factor
+        self._sum = [s * f for s in self._sum]
+        self._n = [n * f for n in self._n]
+        self._stale = True
 
 
 class ThompsonConfig(RouterConfigBase):
@@ -178,7 +227,8 @@ class ThompsonConfig(RouterConfigBase):
 
     ``n_samples`` joint posterior draws per refresh; a refresh happens when some arm's
     pseudo-count grew by the fraction ``refresh_growth`` (0: after every reward) and at the
-    latest every ``refresh_every`` rewards.
+    latest every ``refresh_every`` rewards. ``discount`` < 1 is discounted Thompson sampling
+    (module docs; 1 = stationary).
     """
 
     kind: Literal["thompson"] = "thompson"
@@ -191,6 +241,7 @@ class ThompsonConfig(RouterConfigBase):
     refresh_every: int = Field(100, ge=1)
     refresh_growth: float = Field(0.1, ge=0.0)
     floor: float = Field(0.0, ge=0.0, lt=1.0)
+    discount: float = Field(1.0, gt=0.0, le=1.0)
 
     def build(self, model_names: Sequence[str]) -> ThompsonRouter:
         return ThompsonRouter(
@@ -204,5 +255,6 @@ class ThompsonConfig(RouterConfigBase):
             refresh_every=self.refresh_every,
             refresh_growth=self.refresh_growth,
             floor=self.floor,
+            discount=self.discount,
             **self.common(),
         )
