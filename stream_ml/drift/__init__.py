@@ -21,13 +21,14 @@ from stream_ml.drift.config import (
     parse_detector_config,
 )
 from stream_ml.drift.cvm import CvMDetector
+from stream_ml.drift.episodes import DriftEpisodeEnd
 from stream_ml.drift.ks import KSDetector
 from stream_ml.drift.mmd import MMDDetector
 from stream_ml.drift.monitor import DriftAlert, FeatureDriftMonitor
 
 __all__ = [
     "ChiSquaredConfig", "ChiSquaredDetector", "CvMConfig", "CvMDetector", "DetectorConfig",
-    "DriftAlert", "DriftCheck", "FeatureDriftMonitor", "KSConfig", "KSDetector", "MMDConfig",
-    "MMDDetector", "PSIConfig", "PSIDetector", "RiverConfig", "RiverDetector",
-    "WindowedDetector", "error_of", "parse_detector_config",
+    "DriftAlert", "DriftCheck", "DriftEpisodeEnd", "FeatureDriftMonitor", "KSConfig",
+    "KSDetector", "MMDConfig", "MMDDetector", "PSIConfig", "PSIDetector", "RiverConfig",
+    "RiverDetector", "WindowedDetector", "error_of", "parse_detector_config",
 ]  # fmt: skip
