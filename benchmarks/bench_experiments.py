@@ -1,6 +1,7 @@
 """Benchmark of stream_ml.experiments against River's bandit policy, plus interleaving sensitivity.
 
 Run:  python benchmarks/bench_experiments.py            (about 4 minutes on one core)
+      python benchmarks/bench_experiments.py swap       (section 3 only, about 2 minutes)
 
 1. Thompson routing regret on 10 Bernoulli arms (means ~ U(0.1, 0.9) per seed), 10k events,
    20 seeds, against ``river.bandit.ThompsonSampling(reward_obj=river.proba.Beta(), seed=...)``
@@ -14,17 +15,25 @@ Run:  python benchmarks/bench_experiments.py            (about 4 minutes on one 
    per n, bisection over n), on ``stream_ml.experiments.sensitivity`` (click model stated in
    its module docs and in benchmarks/RESULTS.md), for several settings and three
    query pools each.
+3. Non-stationary routing (issue #13): the swap environment of
+   ``stream_ml.experiments.sim.swap_means`` (10 Bernoulli arms, means linspace(0.1, 0.9) in a
+   seeded order; at pull 5,000 of 10,000 the best and the worst arm swap their means), 50 seeds
+   (0-49), every policy on the same reward stream. Per router (defaults and the new
+   ``discount`` / ``window`` / ``share`` options) and for River's ``ThompsonSampling`` and
+   ``UCB(delta=1)``: the share of the second half's pulls on the new best arm (median, min) and
+   the total pseudo-regret (mean, and the ratio to River's Thompson sampling).
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from statistics import NormalDist
 
 import numpy as np
 from river import bandit, proba
 
-from stream_ml.experiments import ThompsonConfig
+from stream_ml.experiments import EpsilonGreedyConfig, Exp3Config, ThompsonConfig, UCBConfig
 from stream_ml.experiments.sensitivity import (
     ClickModelConfig,
     QueryPool,
@@ -32,6 +41,7 @@ from stream_ml.experiments.sensitivity import (
     events_at_power,
     interleaving_pmf,
 )
+from stream_ml.experiments.sim import swap_regret, switching_bandit
 
 N_ARMS, N_EVENTS, SEEDS = 10, 10_000, 20
 NAMES = [f"arm{i}" for i in range(N_ARMS)]
@@ -155,12 +165,76 @@ def sensitivity() -> None:
             )
 
 
-def main() -> None:
+SWAP_SEEDS = 50
+SWAP_ROUTERS = {
+    "Thompson (default)": ThompsonConfig(),
+    "Thompson discount=0.999": ThompsonConfig(discount=0.999),
+    "Thompson discount=0.998": ThompsonConfig(discount=0.998),
+    "Thompson discount=0.995": ThompsonConfig(discount=0.995),
+    "UCB1 (default)": UCBConfig(),
+    "D-UCB discount=0.9975": UCBConfig(discount=0.9975),
+    "D-UCB discount=0.9975, c=0.25": UCBConfig(discount=0.9975, c=0.25),
+    "SW-UCB window=600": UCBConfig(window=600),
+    "SW-UCB window=600, c=0.25": UCBConfig(window=600, c=0.25),
+    "epsilon-greedy (default, 0.1)": EpsilonGreedyConfig(),
+    "epsilon-greedy discount=0.99": EpsilonGreedyConfig(discount=0.99),
+    "epsilon-greedy window=500": EpsilonGreedyConfig(window=500),
+    "Exp3 (default, gamma=0.1)": Exp3Config(),
+    "Exp3.S gamma=0.1, share=0.001": Exp3Config(share=0.001),
+    "Exp3.S gamma=0.1, share=0.0001 (1/T)": Exp3Config(share=0.0001),
+}
+
+
+def swap() -> None:
+    names = [f"arm{i}" for i in range(N_ARMS)]
+    arms = list(range(N_ARMS))
+    rows: dict[str, list[dict[str, float]]] = {}
+    for label, make in {
+        "river ThompsonSampling": lambda s: bandit.ThompsonSampling(
+            reward_obj=proba.Beta(), seed=s
+        ),
+        "river UCB(delta=1)": lambda s: bandit.UCB(delta=1.0, seed=s),
+    }.items():
+        out = []
+        for s in range(SWAP_SEEDS):
+            policy = make(s)
+            out.append(switching_bandit(lambda p=policy: p.pull(arms), policy.update, s))
+        rows[label] = out
+    for label, cfg in SWAP_ROUTERS.items():
+        rows[label] = [swap_regret(cfg.build(names), s) for s in range(SWAP_SEEDS)]
+    river = np.array([r["regret"] for r in rows["river ThompsonSampling"]])
+    print(
+        f"## Swap environment: {N_ARMS} Bernoulli arms, {N_EVENTS} pulls, best and worst arm "
+        f"swap at {N_EVENTS // 2}, {SWAP_SEEDS} seeds\n"
+    )
+    print(
+        "| policy | second half on new best: median | min | total regret: mean | sd "
+        "| regret / river Thompson (paired diff +- 95%) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for label, out in rows.items():
+        share = np.array([r["share"] for r in out])
+        reg = np.array([r["regret"] for r in out])
+        d = reg - river
+        half = 1.96 * np.std(d, ddof=1) / np.sqrt(len(d))
+        print(
+            f"| {label} | **{np.median(share):.3f}** | {share.min():.3f} | {reg.mean():.0f} | "
+            f"{reg.std(ddof=1):.0f} | **{reg.mean() / river.mean():.2f}** "
+            f"({d.mean():+.0f} +- {half:.0f}) |"
+        )
+    print()
+
+
+def main(argv: list[str]) -> None:
     t0 = time.perf_counter()
-    thompson()
-    sensitivity()
+    if argv[1:] == ["swap"]:
+        swap()
+    else:
+        thompson()
+        sensitivity()
+        swap()
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv)
