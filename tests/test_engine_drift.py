@@ -151,3 +151,37 @@ def test_monitor_config_errors():
                 "drift": [{"on": "error", "model": "nope"}],
             }
         )
+
+
+def test_a_drift_alarm_can_reset_the_router_from_toml() -> None:
+    """``router = "reset"`` on a monitor: each alarm returns the bandit's statistics to the
+    prior (on_drift), so it re-learns which model is best after the change."""
+    import numpy as np
+
+    from stream_ml import Engine
+    from stream_ml.config import parse_config
+
+    def run(router: str) -> tuple[int, float]:
+        cfg = parse_config({
+            "seed": 5,
+            "models": {"a": {"model": "linear_model.LogisticRegression()"},
+                       "b": {"model": "linear_model.LogisticRegression()"}},
+            "router": {"kind": "thompson"},
+            "drift": [{"on": "features", "fields": ["x"], "router": router,
+                       "detector": {"kind": "ks", "reference_size": 100, "window_size": 50,
+                                    "check_every": 10, "ert": 1000, "calibration": "uniform"}}],
+        })  # fmt: skip
+        engine = Engine.from_config(cfg)
+        rng = np.random.default_rng(1)
+        served = []
+        for i in range(1500):
+            x = rng.normal() + (3.0 if i >= 1000 else 0.0)
+            served.append(engine.predict({"x": x}, id=str(i)).model)
+            engine.learn(str(i), x > 0)
+        alarms = sum(r.get("kind") == "drift" for r in engine.drain_events())
+        return alarms, "".join(served[1000:])
+
+    alarms, _ = run("reset")
+    assert alarms >= 1
+    assert run("reset") == run("reset")  # deterministic
+    assert run("reset") != run("keep")  # the reset changed the router's course

@@ -23,6 +23,10 @@ What to watch is configuration (``[[drift]]`` tables, or :class:`MonitorConfig` 
   new reference; ``challenger`` starts a fresh copy of the watched model that learns from the
   post-drift labels only, and promotes it (its model replaces the primary's) once its rolling
   metric beats the primary's over ``challenger_min_labels`` labels.
+* ``router = "reset"`` or ``"discount"`` (with ``router_factor``) also tells the experiment
+  router, on every alarm, to forget (or shrink by the factor) its statistics, so that a bandit
+  re-learns which model is best after the change (``on_drift``: docs/experiments.md). The
+  default ``"keep"`` leaves it alone.
 """
 
 from __future__ import annotations
@@ -52,6 +56,10 @@ class MonitorConfig(BaseModel):
     refresh_on_alarm: bool = True
     action: Literal["alert", "snapshot", "rollback", "reset_reference", "challenger"] = "alert"
     challenger_min_labels: int = Field(default=500, ge=10)
+    router: Literal["keep", "reset", "discount"] = Field(
+        default="keep", description="on an alarm: the experiment router's statistics"
+    )
+    router_factor: float = Field(default=0.5, ge=0.0, lt=1.0)
 
     @field_validator("detector", mode="before")
     @classmethod
@@ -177,6 +185,8 @@ class DriftStage:
                 action=m.config.action,
             )
             engine.emit(record)
+        if m.config.router != "keep" and engine.router is not None:
+            engine.router.router.on_drift(m.config.router, m.config.router_factor)
         action = m.config.action
         if action == "reset_reference" and not m.config.refresh_on_alarm:
             m.monitor.reset_reference()
