@@ -108,7 +108,7 @@ class FeatureDriftMonitor:
     >>> [(a.episode, a.event, a.severity) for a in alerts], mon.state
     ([(1, 1029, 'low')], {'b': 'ok'})
     >>> [(e["alarms"], e["end_event"], e["reason"], e["severity"]) for e in mon.episodes()]
-    [(6, 1618, 'settled', 'high')]
+    [(6, 1619, 'settled', 'high')]
     >>> [(end.kind, end.episode, end.start_event) for end in mon.drain_ends()]
     [('drift_end', 1, 1029)]
     """
@@ -191,9 +191,10 @@ class FeatureDriftMonitor:
                     continue
                 det.update(value)
             if self.episodes_on:
-                alert = self._episode_step(i, det, row if numeric else value, event, t, group)
-                if alert is not None:
-                    alerts.append(alert)
+                if det.drift_detected or self._trackers[i].open is not None:
+                    alert = self._episode_step(i, det, row if numeric else value, event, t, group)
+                    if alert is not None:
+                        alerts.append(alert)
             elif det.drift_detected:
                 if event >= self._muted_until[i]:
                     self._muted_until[i] = event + self.cooldown
@@ -206,14 +207,14 @@ class FeatureDriftMonitor:
     # -- episodes -------------------------------------------------------------------------------
     def _episode_step(self, i: int, det: Any, value: Any, event: int, t: float | None,
                       group: tuple[str, ...]) -> DriftAlert | None:  # fmt: skip
-        """After ``det.update``: O(1) unless an episode is open (then the shadow's update)."""
+        """After ``det.update``, on an alarm or while an episode is open (then the shadow's)."""
         tracker = self._trackers[i]
+        shadow = tracker.shadow  # None if the episode opens here: its copy has this value
         alert = None
         if det.drift_detected:
             alert = self._episode_alarm(i, det, event, t, group)
-        elif tracker.open is not None:
+        else:
             self._episode_calm(i, det, event, t)
-        shadow = tracker.shadow
         if shadow is None or tracker.open is None:
             return alert
         shadow.update(value if self.family != "numeric" or len(value) > 1 else value[0])
