@@ -87,7 +87,36 @@ def test_shadow_scores_candidates_on_every_event():
     preds = feed(engine, 300)
     assert {p.model for p in preds} == {"lr"} and all(p.shadow for p in preds)
     exp = engine.summary()["experiment"]
-    assert exp["arms"]["tree"]["n"] == 300 and exp["arms"]["lr"]["n"] == 300
+    # the empty tree's first answer is None: no score (not a zero), as in its prequential metric
+    assert exp["arms"]["lr"]["n"] == 300 and exp["arms"]["tree"]["n"] == 299
+
+
+def test_a_model_that_cannot_answer_yet_is_not_punished():
+    """Thompson over a logistic regression and an empty Hoeffding tree, labels 48 events late:
+    the tree's early non-answers (y_pred None) earn no reward, so its arm is not driven to 0
+    before it has answered: it is served with an answer at least 200 times (the issue's bar: no
+    arm's share collapses before it has answered 200 times) in each of 3 seeds (3,000 events;
+    before this rule, it was served 24 times in 45k events)."""
+    from river import linear_model, tree
+
+    from stream_ml.experiments import ThompsonConfig
+
+    for seed in (0, 1, 2):
+        engine = Engine(
+            {"lr": linear_model.LogisticRegression(), "tree": tree.HoeffdingTreeClassifier()},
+            router=ThompsonConfig(),
+            seed=seed,
+        )
+        rng = np.random.default_rng(seed)
+        answered, held = 0, []
+        for i in range(3000):
+            x = {"a": float(rng.normal()), "b": float(rng.normal())}
+            held.append((str(i), x["a"] + 0.5 * x["b"] > 0))
+            p = engine.predict(x, id=str(i))
+            answered += p.model == "tree" and p.y_pred is not None
+            if len(held) > 48:
+                engine.learn(*held.pop(0))
+        assert answered >= 200, (seed, answered)
 
 
 def test_canary_guard_aborts_a_broken_candidate():

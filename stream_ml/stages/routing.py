@@ -4,8 +4,10 @@ For each observation the router decides which models answer and which answer is 
 what propensity; the decision is kept with the pending prediction. When the feedback arrives:
 
 * the served model's **reward** goes to ``router.reward``: the feedback's ``reward`` when it has
-  one, else from the label: 1.0 for a correct classification, minus the absolute error for a
-  regression, 1.0 if anything was clicked for a ranking;
+  one, else from the label (a model that gave no answer, ``y_pred`` None, as one that starts
+  empty does before its first labels, earns no reward at all, not a zero: a bandit does not
+  punish a model for still learning): 1.0 for a correct classification, minus the absolute
+  error for a regression, 1.0 if anything was clicked for a ranking;
 * every other model that answered gets its own score through ``router.record_outcome`` (shadow
   candidates, canary guards);
 * an interleaved ranking is credited with ``router.credit(interleaved, clicks)``;
@@ -149,8 +151,8 @@ class RouterStage:
             return 1.0 if clicks else 0.0
         if label is None or answer is None:
             return None
-        if answer[0] is None:  # no answer yet: a classifier earned nothing
-            return 0.0 if slot.is_classifier else None
+        if answer[0] is None:  # no answer yet (a model that starts empty): not a zero reward
+            return None
         err = error_of(label, answer[0], is_classifier=slot.is_classifier)
         if err is None:
             return None
