@@ -289,7 +289,12 @@ class FeatureDriftMonitor:
         return [ep.to_dict() for ep in self._history]
 
     def drain_ends(self) -> list[DriftEpisodeEnd]:
-        """The episode ends since the last call (at most ``keep_episodes``), oldest first."""
+        """The episode ends since the last call (at most ``keep_episodes``), oldest first.
+
+        Cheap when there are none (call it after every :meth:`observe`).
+        """
+        if not self._ends:
+            return []
         out = list(self._ends)
         self._ends.clear()
         return out

@@ -154,6 +154,21 @@ def test_rate_limit_mutes_episodes_beyond_the_budget() -> None:
     assert [e["alerted"] for e in mon.episodes()].count(False) == mon.suppressed
 
 
+def test_fields_of_one_detector_share_its_state() -> None:
+    # a +2 shift of "b" only (of three KS columns): the episode names "b" as the peak's field
+    # and the fields over the threshold; every field of the detector reads its state (at 1600
+    # the shadow's post-drift reference is being confirmed: "recovered")
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(1600, 3))
+    x[1000:, 1] += 2.0
+    mon = FeatureDriftMonitor(["a", "b", "c"], QUIET, episodes=True)
+    alerts = [al for row in x for al in mon.observe(dict(zip("abc", row.tolist(), strict=True)))]
+    assert [a.field for a in alerts] == ["b"]
+    assert mon.state == dict.fromkeys("abc", "recovered")
+    (ep,) = mon.episodes()
+    assert ep["field"] == "b" and ep["fields"] == ["b"] and ep["state"] == "recovered"
+
+
 def test_episodes_list_is_bounded() -> None:
     cfg = KSConfig(reference_size=100, window_size=50, check_every=5, ert=500)
     mon = FeatureDriftMonitor(["x"], cfg, episodes=True, keep_episodes=3, max_episodes=100)
