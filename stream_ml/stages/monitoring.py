@@ -11,12 +11,17 @@ What to watch is configuration (``[[drift]]`` tables, or :class:`MonitorConfig` 
 * ``prediction`` watches the primary model's score (P(positive) for a classifier, the value for a
   regressor), ``label`` the labels as they arrive, ``error`` the primary's 0/1 error (or absolute
   error for a regressor); ``model = "name"`` watches another model.
-* An alarm is an output record (``kind = "drift"``, with detector, field, statistic, threshold,
-  window bounds in events and event time), never an exception. After an alarm the reference is
-  refreshed from the next values (``refresh_on_alarm``) and the monitor is muted for
-  ``cooldown`` events (default: two windows), so one shift raises one alarm, and a later shift
-  raises its own. ``warmup`` events are ignored first (a model's first predictions are not a
-  reference for its later ones).
+* Alarms come as **episodes**: the alarm that opens one is an output record (``kind =
+  "drift"``, with detector, field, statistic, threshold, window bounds in events and event time,
+  ``episode`` and ``severity``), never an exception; further alarms of the same shift are
+  absorbed into it, and its end is a ``drift_end`` record (start, end, peak, why it ended:
+  the data went back, or a reference learned after the shift holds). A persistent shift raises
+  one alert, a later shift its own (docs/drift.md). ``max_episodes`` per ``rate_window`` events
+  caps the alerts of one monitor. Without episodes (``episodes = false``) the old rule holds:
+  after an alarm the reference is refreshed (``refresh_on_alarm``) and the monitor is muted for
+  ``cooldown`` events (default: two windows); ``cooldown`` is also the quiet period that ends
+  an episode of River's detectors. ``warmup`` events are ignored first (a model's first
+  predictions are not a reference for its later ones).
 * Actions: ``snapshot`` asks the runtime for a snapshot at the next record boundary (tagged
   ``drift``); ``rollback`` puts back the models of the newest snapshot taken at least one
   detection window before the alarm; ``reset_reference`` makes the monitor's current window its
@@ -56,6 +61,12 @@ class MonitorConfig(BaseModel):
     refresh_on_alarm: bool = True
     action: Literal["alert", "snapshot", "rollback", "reset_reference", "challenger"] = "alert"
     challenger_min_labels: int = Field(default=500, ge=10)
+    episodes: bool | None = Field(
+        default=None, description="one alert per episode (default: with refresh_on_alarm)"
+    )
+    recover_checks: int | None = Field(default=None, ge=1)
+    max_episodes: int = Field(default=5, ge=1, description="alerts per rate_window events")
+    rate_window: int | None = Field(default=None, ge=1)
     router: Literal["keep", "reset", "discount"] = Field(
         default="keep", description="on an alarm: the experiment router's statistics"
     )
@@ -104,6 +115,10 @@ class _Monitor:
             cooldown=cooldown,
             refresh_on_alarm=config.refresh_on_alarm,
             seed=monitor_seed(seed, index),
+            episodes=config.episodes,
+            recover_checks=config.recover_checks,
+            max_episodes=config.max_episodes,
+            rate_window=config.rate_window,
         )
 
 
@@ -149,6 +164,9 @@ class DriftStage:
                 alerts = m.monitor.observe({"prediction": _score(*answer)}, ts)
             if alerts:
                 self._alarm(engine, m, alerts)
+            ends = m.monitor.drain_ends()
+            if ends:
+                self._episode_ends(engine, m, ends)
 
     def on_label(self, engine: Any, label: Any, answers: dict[str, Any], ts: float) -> None:
         for m in self._on_label:
@@ -167,10 +185,26 @@ class DriftStage:
                 )
             if alerts:
                 self._alarm(engine, m, alerts)
+            ends = m.monitor.drain_ends()
+            if ends:
+                self._episode_ends(engine, m, ends)
         if self.challengers:
             self._check_challengers(engine)
 
     # -- alarms and actions -------------------------------------------------------------------
+
+    def _episode_ends(self, engine: Any, m: _Monitor, ends: list[Any]) -> None:
+        """A ``drift_end`` record per episode that ended (start, end, peak, why)."""
+        for e in ends:
+            record = e.to_dict()
+            record.update(
+                id=f"drift_end:{m.name}:{e.episode}",
+                monitor=m.name,
+                on=m.config.on,
+                model=m.model,
+                engine_event=engine.seq,
+            )
+            engine.emit(record)
 
     def _alarm(self, engine: Any, m: _Monitor, alerts: list[Any]) -> None:
         for a in alerts:
@@ -299,6 +333,14 @@ class DriftStage:
                     "alerts": m.monitor.n_alerts,
                     "events": m.monitor.n_events,
                     "skipped": dict(m.monitor.skipped),
+                    "episodes_on": m.monitor.episodes_on,
+                    "episodes": m.monitor.n_episodes,
+                    "suppressed": m.monitor.suppressed,
+                    "state": dict(m.monitor.state),
+                    "recent_episodes": [
+                        e.to_dict() if hasattr(e, "to_dict") else e
+                        for e in m.monitor.episodes()[-10:]
+                    ],
                     "action": m.config.action,
                     "detectors": dets,
                 }

@@ -2,9 +2,9 @@
 
 One table, so that whoever closes a gap deletes its line here and the check becomes a plain
 test again. The marks are not strict: a check that starts passing is reported as XPASS (and the
-line should go). Today no gap is open: every runtime agrees on outputs (snapshot records
-included) and digests, also after kills, and a drift challenger behind the router is promoted
-(it answers in shadow). At 6174850 the promotion check failed: a challenger behind a router was
+line should go). Today every runtime agrees on outputs (snapshot records included) and digests,
+also after kills, and a drift challenger behind the router is promoted on the weather stream (it
+answers in shadow); on the keyed stream it never wins (one gap, per stream, checked in the test). At 6174850 the promotion check failed: a challenger behind a router was
 never scored. (At cefe4c9,
 before the one-driver refactor and seeded detectors, 41 checks failed: replay, Bytewax and the
 consumer dropped snapshot records, Bytewax dropped drift/challenger records and had no digest,
@@ -21,7 +21,14 @@ import pytest
 #: check -> runtime (or "*" for a check that is not per runtime) -> the gap it fails on.
 #: Checks: "kinds", "outputs", "digest", "repeat_outputs", "repeat_digest", "kill_outputs",
 #: "kill_digest" (per runtime), "promotion" (per stream).
-GAPS: dict[str, dict[str, str]] = {}
+GAPS: dict[str, dict[str, str]] = {
+    "promotion": {
+        "keyed": (
+            "on the keyed stream the ADWIN challenger never beats the primary within 3,000 rows "
+            "(the drift issue: actions that beat a reset); the weather stream promotes"
+        ),
+    },
+}
 
 
 def params(check: str, runtimes: Iterable[str]) -> list[object]:

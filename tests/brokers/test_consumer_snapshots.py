@@ -319,4 +319,4 @@ def test_engine_records_go_to_the_output_stream_not_into_the_snapshots(
     with SnapshotStore(store, key=KEY) as s:
         for info in s.list():
             state, _ = s.load(info.version)
-            assert state["engine"].events == []  # type: ignore[index]
+            assert state["engine"].outbox == []  # type: ignore[index]
