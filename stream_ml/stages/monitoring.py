@@ -193,32 +193,23 @@ class DriftStage:
 
     # -- alarms and actions -------------------------------------------------------------------
 
+    @staticmethod
+    def _emit(engine: Any, m: _Monitor, record: dict[str, Any], id: str, **extra: Any) -> None:
+        """A monitor's record, stamped with its id, the monitor and the engine's position."""
+        record.update(id=id, monitor=m.name, on=m.config.on, model=m.model,
+                      engine_event=engine.seq, **extra)  # fmt: skip
+        engine.emit(record)
+
     def _episode_ends(self, engine: Any, m: _Monitor, ends: list[Any]) -> None:
         """A ``drift_end`` record per episode that ended (start, end, peak, why)."""
         for e in ends:
-            record = e.to_dict()
-            record.update(
-                id=f"drift_end:{m.name}:{e.episode}",
-                monitor=m.name,
-                on=m.config.on,
-                model=m.model,
-                engine_event=engine.seq,
-            )
-            engine.emit(record)
+            self._emit(engine, m, e.to_dict(), f"drift_end:{m.name}:{e.episode}")
 
     def _alarm(self, engine: Any, m: _Monitor, alerts: list[Any]) -> None:
         for a in alerts:
             self.alerts += 1
-            record = a.to_dict()
-            record.update(
-                id=f"drift:{m.name}:{engine.seq}:{a.field}",
-                monitor=m.name,
-                on=m.config.on,
-                model=m.model,
-                engine_event=engine.seq,
-                action=m.config.action,
-            )
-            engine.emit(record)
+            id = f"drift:{m.name}:{engine.seq}:{a.field}"
+            self._emit(engine, m, a.to_dict(), id, action=m.config.action)
         if m.config.router != "keep" and engine.router is not None:
             engine.router.router.on_drift(m.config.router, m.config.router_factor)
         action = m.config.action
