@@ -11,7 +11,7 @@ type               data
                    (pending, expired, evicted, ``lag_mean``, ``lag_max``), ``errors``,
                    ``drift`` (per monitor: statistic, threshold, drift), ``snapshot``
 ``prediction``     a ``Prediction.to_dict()``, sampled to ``feed_predictions_per_s``
-``drift_alert``,   a record of ``engine.drain_events()`` as it came (its ``kind`` becomes the
+``drift_alert``,   a record of the engine's outbox as it came (its ``kind`` becomes the
 ``promotion``,     ``type``); any other kind is passed on the same way, so stages added later
 ``snapshot``,      publish without a change here
 ``rollback``, ...
@@ -151,7 +151,7 @@ class FeedHub:
         self.publish("prediction", p, keep=False)
 
     def record(self, record: Any) -> str:
-        """Publish one ``engine.drain_events()`` record; its ``kind`` is the event type.
+        """Publish one of the engine's records (its outbox); its ``kind`` is the event type.
 
         A record may be a dict or have ``to_dict()``; ``kind="drift"`` is sent as
         ``drift_alert``. Returns the type it was published as.

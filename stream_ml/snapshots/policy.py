@@ -2,9 +2,10 @@
 drift alarms (a monitor's ``snapshot`` action) and on promotions (``on_promotion``).
 
 A promotion (an experiment router decided, or a canary aborted) asks the runtime for a snapshot
-tagged ``promotion`` through ``engine.requests`` when the engine has a store and
-``on_promotion`` is true (the default). Inside the engine the promotion takes effect when the
-next observation is routed, and the runtime handles requests before that, so the snapshot
+tagged ``promotion`` through the engine's outbox (``engine.request_snapshot``); the runtime's
+driver takes it when there is a store and ``on_promotion`` is true (the default). Inside the
+engine the promotion takes effect when the next observation is routed, and the runtime handles
+requests before that, so the snapshot
 holds the state just *before* the winner serves: the router still unpromoted, its decision in
 ``pending_promotion``. Restored, it resumes exactly (the promotion takes effect at the first
 observation); to undo the promotion, restore it and call ``router.cancel_promotion()``.

@@ -4,7 +4,7 @@
 
     input "source"      SourceAdapter: one partition per source, resume state = next offset
     flat_map_batch      Decoder: rows (RowDecoder) or messages (parse_message) -> (key, item)
-    stateful_batch      EngineLogic per key group: KeyDriver per key -> Engine.predict / learn
+    stateful_batch      EngineLogic per key group: one Driver per key -> Engine.predict / learn
     output "sink"       SinkAdapter (one writer) or SharedSinkAdapter (every worker writes)
 
 **Keys and workers.** With ``keyed=False`` every item gets the key ``"__global__"``: one engine,
