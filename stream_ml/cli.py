@@ -174,6 +174,38 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def _print_drift_and_snapshots(summary: dict[str, Any]) -> None:
+    """Drift monitors (alerts, episodes, state) and snapshots (where, resumed from, lost)."""
+    for m in summary.get("drift") or []:
+        states = sorted(set((m.get("state") or {}).values())) or ["-"]
+        out_console.print(
+            f"drift {m['name']} ({m['on']}: {', '.join(m.get('fields') or [])}): "
+            f"{m.get('alerts', 0)} alert(s), {m.get('episodes', 0)} episode(s), "
+            f"now {'/'.join(states)}",
+            highlight=False,
+        )
+        for e in (m.get("recent_episodes") or [])[-3:]:
+            out_console.print(f"  episode {_episode(e)}", highlight=False)
+    snaps = summary.get("snapshots")
+    if snaps:
+        line = f"snapshots: last version {snaps.get('last_version')}"
+        if snaps.get("resumed_from") is not None:
+            line += f", resumed from version {snaps['resumed_from']}"
+        out_console.print(line, highlight=False)
+        if snaps.get("recovery"):
+            out_console.print(f"[yellow]{snaps['recovery']}[/]", highlight=False)
+
+
+def _episode(e: dict[str, Any]) -> str:
+    start, end = e.get("start_event"), e.get("end_event")
+    peak, thr = e.get("peak_statistic"), e.get("peak_threshold")
+    span = f"{start}-{end}" if end is not None else f"{start}-"
+    return (
+        f"{e.get('episode')}: events {span}, {e.get('severity')}, peak {_fmt(peak)} vs "
+        f"{_fmt(thr)} ({e.get('state', e.get('reason', ''))})"
+    )
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     models = summary["models"]
     names = next(iter(models.values()))["metrics"].keys() if models else []
@@ -182,6 +214,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     )
     table.add_column("model")
     table.add_column("role")
+    table.add_column("scored", justify="right")
+    table.add_column("learned", justify="right")
     for n in names:
         table.add_column(n, justify="right")
         table.add_column(f"{n} (rolling)", justify="right")
@@ -189,8 +223,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
         cells = []
         for n in names:
             cells += [_fmt(m["metrics"][n]), _fmt(m["rolling"][n])]
-        table.add_row(name, m["role"], *cells)
+        table.add_row(name, m["role"], str(m.get("scored", "")), str(m.get("learned", "")), *cells)
     out_console.print(table)
+    _print_drift_and_snapshots(summary)
     labels = summary["labels"]
     out_console.print(
         f"labels: {labels['pending']} pending, {labels['expired']} expired, "

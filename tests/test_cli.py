@@ -76,3 +76,20 @@ def test_run_on_bytewax_equals_the_embedded_run(cli_env, python):
     assert summary["events"] == full["events"] == 18159
     for name in ("tree", "lr"):
         assert summary["models"][name]["metrics"] == full["models"][name]["metrics"]
+
+
+def test_run_report_shows_drift_episodes_and_snapshots(cli_env, python, tmp_path):
+    """The report names each monitor's alerts, episodes and state, and the snapshots written;
+    a monitor with no detector given gets the default KS (its default dict is validated)."""
+    cfg = tmp_path / "drift.toml"
+    cfg.write_text(
+        f'[source]\nkind = "csv"\npath = "{ROOT / "data" / "weather.csv.gz"}"\ntarget = "target"\n'
+        '[models.lr]\nmodel = "preprocessing.StandardScaler() | linear_model.LogisticRegression()"\n'
+        "[evaluation]\ndelay = 10\n"
+        '[[drift]]\nname = "inputs"\non = "features"\nfields = ["feat_1", "feat_2", "feat_3"]\n'
+        f'[snapshots]\npath = "{tmp_path / "s.db"}"\ntrust_unsigned = true\nevery_events = 2000\n'
+    )
+    out = cli(["run", str(cfg), "--limit", "6000"], cli_env, python).stdout
+    assert "drift inputs (features: feat_1, feat_2, feat_3): 1 alert(s), 1 episode(s)" in out
+    assert "episode 1: events" in out and "snapshots: last version" in out
+    assert "scored" in out and "learned" in out

@@ -55,7 +55,7 @@ class MonitorConfig(BaseModel):
     on: Literal["features", "prediction", "label", "error"]
     fields: list[str] = Field(default_factory=list)
     model: str | None = None
-    detector: Any = Field(default_factory=lambda: {"kind": "ks"})
+    detector: Any = Field(default_factory=lambda: {"kind": "ks"}, validate_default=True)
     cooldown: int | None = Field(default=None, ge=0, description="events muted after an alarm")
     warmup: int = Field(default=0, ge=0, description="events ignored before the reference")
     refresh_on_alarm: bool = True
