@@ -115,15 +115,16 @@ class Driver:
     """
 
     __slots__ = (
+        "_resume",
         "committed",
         "delay",
         "engine",
         "extra",
         "flush",
         "held",
+        "last",
         "locate",
         "next_offset",
-        "offset",
         "on_snapshot_error",
         "records",
         "snapshot_records",
@@ -159,8 +160,20 @@ class Driver:
         self.strict = strict
         self.on_snapshot_error = on_snapshot_error
         self.records = 0
-        self.offset: Any = None  # the offset to resume from (after the last applied record)
+        self.last: Any = None  # the offset of the last record applied (None: none yet)
+        self._resume: Any = None  # the offset to resume from before any record was applied
         self.snapshot_records = 0  # records applied at the last snapshot
+
+    @property
+    def offset(self) -> Any:
+        """The offset to resume from: ``next_offset`` of the last record applied (worked out
+        when asked, at a snapshot or a report, not per record)."""
+        last = self.last
+        return self._resume if last is None else self.next_offset(last)
+
+    @offset.setter
+    def offset(self, value: Any) -> None:
+        self._resume, self.last = value, None
 
     # -- pickling: the state, not the runtime's parts ------------------------------------------
 
@@ -199,7 +212,7 @@ class Driver:
                 out.append(engine.process(item))
             except StreamMLError as err:
                 self._error(err, offset, out, counted=True)
-        self.offset = self.next_offset(offset)
+        self.last = offset
         if engine.outbox:
             self._take(out, None)
         if self.snapshots is not None:
@@ -240,21 +253,21 @@ class Driver:
             try:
                 learn(id, label)
             except StreamMLError as err:
-                where = self.locate(offset) if self.locate is not None else offset
-                engine.annotate_last_error(where)
-                out.append(ErrorRecord.from_error(err, where, f"error:learn:{id}"))
-                if self.strict:
-                    raise
+                self._error(err, offset, out, True, f"error:learn:{id}")
             if engine.outbox:
                 self._take(out, reread)
 
-    def _error(self, err: StreamMLError, offset: Any, out: list[Output], counted: bool) -> None:
+    def _error(
+        self, err: StreamMLError, offset: Any, out: list[Output], counted: bool, id: str = ""
+    ) -> None:
+        """The error record of ``err`` at ``offset`` (counted by the engine unless it already
+        was); ``id`` defaults to ``error:<offset>``. ``strict``: raised instead, located."""
         where = self.locate(offset) if self.locate is not None else offset
         if counted:
             self.engine.annotate_last_error(where)
         else:
             self.engine.count_error(err, where)
-        out.append(ErrorRecord.from_error(err, where, f"error:{offset}"))
+        out.append(ErrorRecord.from_error(err, where, id or f"error:{offset}"))
         if self.strict:
             if getattr(err, "offset", None) is None and hasattr(err, "at"):
                 err.at(where)

@@ -24,7 +24,7 @@ from typing import Any
 
 from stream_ml.engine import Engine
 from stream_ml.errors import StreamMLError
-from stream_ml.runtime.driver import Driver
+from stream_ml.runtime.driver import Driver, as_dict
 
 Progress = Callable[[int], None]
 
@@ -109,16 +109,13 @@ class Replay:
 
     def _write_only(self, outputs: list[Any]) -> None:
         for sink in self.sinks:
-            write = sink.write
-            for o in outputs:
-                write(o if type(o) is dict else o.to_dict())
+            for d in map(as_dict, outputs):
+                sink.write(d)
 
     def _write(self, outputs: list[Any]) -> None:
         """Write outputs to every sink and flush them (before each snapshot, and at the end)."""
+        self._write_only(outputs)
         for sink in self.sinks:
-            write = sink.write
-            for o in outputs:
-                write(o if type(o) is dict else o.to_dict())
             sink.flush()
 
     def _flush(self, outputs: list[Any]) -> None:

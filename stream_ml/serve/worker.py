@@ -43,7 +43,7 @@ from typing import Any
 
 from stream_ml.errors import StreamMLError
 from stream_ml.events import ErrorRecord, Feedback, Observation, Prediction
-from stream_ml.runtime.driver import Driver
+from stream_ml.runtime.driver import Driver, as_dict
 from stream_ml.serve import introspect
 from stream_ml.serve.feed import FeedHub
 from stream_ml.serve.metrics import ServeMetrics
@@ -266,8 +266,8 @@ class EngineWorker:
 
     def _write(self, outputs: list[Any]) -> None:
         for sink in self.sinks:
-            for o in outputs:
-                sink.write(o if type(o) is dict else o.to_dict())
+            for d in map(as_dict, outputs):
+                sink.write(d)
 
     def _apply(self, items: list[Item], batch: bool) -> list[dict[str, Any]]:
         driver, last, keep = self.driver, self.last, self.settings.fallback_keys

@@ -9,7 +9,7 @@ protocol is written here.
 
 >>> from river import linear_model
 >>> from stream_ml import Engine
->>> from stream_ml.runtime.driver import Driver
+>>> from stream_ml.runtime.driver import Driver, as_dict
 >>> drivers = {}
 >>> new = lambda key: drivers.setdefault(key, Driver(
 ...     Engine({"lr": linear_model.LogisticRegression()}), delay=1))
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stream_ml.events import ErrorRecord
-from stream_ml.runtime.driver import Driver
+from stream_ml.runtime.driver import Driver, as_dict
 
 Output = dict[str, Any]
 GLOBAL_KEY = "__global__"  # the key of the one engine of a global (unkeyed) dataflow
@@ -40,8 +40,7 @@ def error_output(err: Exception, where: Any, offset: Any) -> Output:
 
 def as_dicts(outputs: list[Any], into: list[Output]) -> None:
     """Append the outputs as the JSON-ready dicts the dataflow's sinks write."""
-    for o in outputs:
-        into.append(o if type(o) is dict else o.to_dict())
+    into.extend(map(as_dict, outputs))
 
 
 def step_keys(

@@ -161,10 +161,12 @@ def consume(
     last_key = key(last) if last is not None else None
 
     def checkpoint() -> None:
-        write(out)
-        if driver.checkpoint("checkpoint", out) is None and unacked:
-            reader.ack(unacked)  # entries the last snapshot already covers
-            unacked.clear()
+        # a snapshot writes the outputs first (flush) and acks what it covers (committed)
+        if driver.checkpoint("checkpoint", out) is None:  # nothing new since the last one
+            write(out)
+            if unacked:
+                reader.ack(unacked)  # entries the last snapshot already covers
+                unacked.clear()
 
     def apply(offset: Any, record: Any) -> None:
         nonlocal last_key
