@@ -570,6 +570,7 @@ class Engine:
             },
             "errors": self.error_summary(),
             "outbox_dropped": getattr(self, "outbox_dropped", 0),
+            **({"features": self.features.stats()} if hasattr(self.features, "stats") else {}),
             **({"experiment": self.router.summary()} if self.router is not None else {}),
             **({"drift": self.drift.summary()} if self.drift is not None else {}),
         }
