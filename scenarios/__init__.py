@@ -9,6 +9,7 @@ from scenarios.drift_suite import SCENARIOS as DRIFT_SCENARIOS
 from scenarios.experiments_suite import BanditVariants, CanaryBroken, RankingInterleaving
 from scenarios.fraud import FraudScenario
 from scenarios.sea_drift import SeaDrift
+from scenarios.stationary import Stationary
 
 _REGISTRY: dict[str, Any] = {
     s.name: s
@@ -19,6 +20,7 @@ _REGISTRY: dict[str, Any] = {
         BanditVariants(),
         RankingInterleaving(),
         CanaryBroken(),
+        Stationary(),
     )
 }
 
