@@ -6,6 +6,14 @@ blank JSONL lines do not count); ``seek(k)`` restarts reading at record ``k`` (s
 JSONL line is whatever JSON object it holds. Turning a record into an observation and a label is
 the job of :class:`connectors.rows.RowDecoder`.
 
+``location(offset)`` names the record as ``file:line``, the 1-based line where it starts, as an
+editor shows it: a CSV row at offset ``k`` is on line ``k + 2`` (the header is line 1) unless a
+quoted cell spans lines before it; a JSONL record on line ``k + 1`` unless blank lines come
+before it. The exact line is worked out only when asked (an error to report), by one scan of the
+file shared by every call (:class:`LineIndex`), never per record read. A file with no record (a
+CSV with only its header, an empty JSONL file) is a :class:`ConnectorError` when the source is
+opened: there is nothing to run.
+
 >>> import gzip, os, tempfile
 >>> path = os.path.join(tempfile.mkdtemp(), "d.csv.gz")
 >>> with gzip.open(path, "wt") as f:
@@ -16,6 +24,10 @@ the job of :class:`connectors.rows.RowDecoder`.
 [(1, '2'), (2, '3')]
 >>> src.location(2)
 'd.csv.gz:4'
+>>> with open(os.path.join(os.path.dirname(path), "m.jsonl"), "w") as f:
+...     _ = f.write('{"a": 1}\\n\\n{"a": 2}\\n')
+>>> JsonlSource(f.name).location(1)  # record 1 is on line 3
+'m.jsonl:3'
 """
 
 from __future__ import annotations
@@ -24,7 +36,8 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,6 +53,60 @@ def open_text(path: str | Path) -> IO[str]:
         return open(p, encoding="utf-8", newline="")
     except OSError as exc:
         raise ConnectorError(f"cannot open {str(p)!r}: {exc.strerror or exc}") from exc
+
+
+class LineIndex:
+    """Maps record offsets to the line each record starts on, scanning the file on demand.
+
+    ``scan()`` yields the first line (1-based) of each record, in order. The index keeps only
+    the offsets where ``line - offset`` changes (blank lines, multi-line cells), so it is small;
+    it scans no further than the largest offset asked, and never twice.
+
+    >>> idx = LineIndex(lambda: iter([2, 3, 5, 6]))  # a record spans lines 3-4
+    >>> [idx.line(k) for k in (3, 0, 2)], idx.line(9)
+    ([6, 2, 5], None)
+    """
+
+    def __init__(self, scan: Callable[[], Iterator[int]]) -> None:
+        self._scan = scan
+        self._reset()
+
+    def _reset(self) -> None:
+        self._it: Iterator[int] | None = None
+        self._n = 0  # records scanned
+        self._starts: list[int] = []  # offsets where the delta changes
+        self._deltas: list[int] = []  # line - offset from each start on
+        self._done = False
+
+    def line(self, offset: int) -> int | None:
+        """The line record ``offset`` starts on; None when the file has no such record."""
+        if offset < 0:
+            return None
+        if offset >= self._n and not self._done:
+            if self._it is None:
+                self._it = self._scan()
+            starts, deltas = self._starts, self._deltas
+            for line in self._it:
+                delta = line - self._n
+                if not deltas or deltas[-1] != delta:
+                    starts.append(self._n)
+                    deltas.append(delta)
+                self._n += 1
+                if self._n > offset:
+                    break
+            else:
+                self._done, self._it = True, None
+        if offset >= self._n:
+            return None
+        i = bisect_right(self._starts, offset) - 1
+        return offset + self._deltas[i]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_scan": self._scan}  # the open scan does not pickle: a copy scans anew
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._scan = state["_scan"]
+        self._reset()
 
 
 class CsvSource:
@@ -58,10 +125,19 @@ class CsvSource:
         self.delimiter = delimiter
         self._start = 0
         with open_text(self.path) as f:
-            header = next(csv.reader(f, delimiter=delimiter), None)
-        if not header:
-            raise ConnectorError(f"{str(self.path)!r} is empty: no header row")
+            reader = csv.reader(f, delimiter=delimiter)
+            try:
+                header = next(reader, None)
+                if not header:
+                    raise ConnectorError(f"{str(self.path)!r} is empty: no header row")
+                if not any(row for row in reader):
+                    raise ConnectorError(
+                        f"{str(self.path)!r} has a header but no data rows: nothing to run"
+                    )
+            except csv.Error as exc:
+                raise ConnectorError(f"{str(self.path)!r} is not CSV: {exc}") from exc
         self.columns = header
+        self._lines = LineIndex(self._scan_lines)
 
     def seek(self, offset: int) -> None:
         if offset < 0:
@@ -69,7 +145,20 @@ class CsvSource:
         self._start = offset
 
     def location(self, offset: int) -> str:
-        return f"{self.path.name}:{offset + 2}"
+        """``file:line`` of the row at ``offset`` (the line it starts on; the header is line 1)."""
+        if not isinstance(offset, int):
+            return f"{self.path.name}:{offset}"
+        line = self._lines.line(offset)
+        return f"{self.path.name}:{line if line is not None else offset + 2}"
+
+    def _scan_lines(self) -> Iterator[int]:
+        with open_text(self.path) as f:
+            reader = csv.reader(f, delimiter=self.delimiter)
+            next(reader)
+            last = reader.line_num
+            for _ in reader:
+                yield last + 1
+                last = reader.line_num
 
     def read(self) -> Iterator[tuple[int, dict[str, Any]]]:
         start = self._start
@@ -106,6 +195,10 @@ class JsonlSource:
         self._start = 0
         if not self.path.exists():
             raise ConnectorError(f"cannot open {str(self.path)!r}: no such file")
+        with open_text(self.path) as f:
+            if not any(line.strip() for line in f):
+                raise ConnectorError(f"{str(self.path)!r} holds no records: nothing to run")
+        self._lines = LineIndex(self._scan_lines)
 
     def seek(self, offset: int) -> None:
         if offset < 0:
@@ -113,7 +206,17 @@ class JsonlSource:
         self._start = offset
 
     def location(self, offset: int) -> str:
-        return f"{self.path.name}:record {offset}"
+        """``file:line`` of the record at ``offset`` (1-based lines; blank lines count)."""
+        if not isinstance(offset, int):
+            return f"{self.path.name}:{offset}"
+        line = self._lines.line(offset)
+        return f"{self.path.name}:{line if line is not None else offset + 1}"
+
+    def _scan_lines(self) -> Iterator[int]:
+        with open_text(self.path) as f:
+            for i, line in enumerate(f, 1):
+                if line.strip():
+                    yield i
 
     def read(self) -> Iterator[tuple[int, Any]]:
         start = self._start

@@ -28,6 +28,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -43,13 +44,29 @@ class _Config(BaseModel):
 
 
 class _RowsConfig(_Config):
+    """Rows: the target column and its type, the id, key and time columns, categorical columns.
+
+    ``target_type = "auto"`` is decided once per source from its first target cells, by
+    majority (:func:`connectors.rows.infer_target_type`): a minority of bad cells are errors
+    counted row by row, never a new type for the whole column.
+    """
+
     target: str | None = None
-    target_type: Literal["auto", "int", "float", "bool", "str"] = "auto"
+    target_type: Literal["auto", "int", "float", "bool", "str"] = Field(
+        default="auto", description="auto: what most of the first 10,000 target cells are"
+    )
     id: str | None = None
     key: str | None = None
     ts: str | None = None
     categorical: list[str] = Field(default_factory=list)
     limit: int | None = Field(default=None, ge=0)
+    _keep_key: bool = PrivateAttr(default=False)
+
+    @property
+    def keep_key(self) -> bool:
+        """Whether the key column stays among the fields as well: set by :class:`EngineConfig`
+        when a feature groups by it (``by`` names the source's ``key`` column)."""
+        return self._keep_key
 
 
 class CsvSourceConfig(_RowsConfig):
@@ -198,6 +215,24 @@ class EngineConfig(_Config):
         from stream_ml.experiments import RouterConfig
 
         return TypeAdapter(RouterConfig).validate_python(v)
+
+    @model_validator(mode="after")
+    def _key_features(self) -> EngineConfig:
+        """A feature that groups by the source's key column needs that column among the fields:
+        the decoder then keeps it there (the feature stage keeps ``by`` fields away from the
+        models unless ``keep_keys``)."""
+        src = self.source
+        key = getattr(src, "key", None)
+        if key is None or self.features is None:
+            return self
+        specs = getattr(self.features, "specs", None)
+        if specs is None:
+            specs = getattr(getattr(self.features, "config", None), "specs", ())
+        if any(key in getattr(spec, "by", ()) for spec in specs):
+            src = src.model_copy()  # type: ignore[union-attr]
+            src._keep_key = True
+            object.__setattr__(self, "source", src)
+        return self
 
     @model_validator(mode="after")
     def _drift_models(self) -> EngineConfig:

@@ -9,6 +9,8 @@ state. Drift is never an exception: it is a record on the output stream.
 "field 'amount': not a number: 'abc' (at offset 12)"
 >>> isinstance(err, StreamMLError), err.code
 (True, 'bad_event')
+>>> str(EventError("y", "'maybe' is not an int", offset="data.csv:58"))  # a source location
+"field 'y': 'maybe' is not an int (at data.csv:58)"
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class ModelExpressionError(ConfigError):
 class EventError(StreamMLError):
     """An input record or message is malformed. Names the field and the reason.
 
-    ``offset`` is the source offset (row or line) where it came from, when known.
+    ``offset`` is where it came from, when known: a source offset (an int: ``at offset 12``) or
+    a source location such as ``data.csv:58`` (a string: ``at data.csv:58``).
     """
 
     code = "bad_event"
@@ -57,7 +60,8 @@ class EventError(StreamMLError):
 
     def _message(self) -> str:
         head = f"field {self.field!r}: " if self.field else ""
-        tail = f" (at offset {self.offset})" if self.offset is not None else ""
+        off = self.offset
+        tail = "" if off is None else f" (at {off})" if isinstance(off, str) else f" (at offset {off})"
         return f"{head}{self.reason}{tail}"
 
     def at(self, offset: Any) -> EventError:
@@ -77,6 +81,12 @@ class NotANumberError(EventError):
     """A value that must be numeric is not."""
 
     code = "not_a_number"
+
+
+class WrongTypeError(EventError):
+    """A value does not parse as its column's type (e.g. ``maybe`` in a target of type int)."""
+
+    code = "wrong_type"
 
 
 class MalformedMessageError(EventError):
@@ -124,14 +134,30 @@ class DuplicateIdError(EventError):
 
 
 class ModelError(StreamMLError):
-    """A model raised while predicting or learning. Names the model."""
+    """A model raised while predicting or learning. Names the model, and (``offset``, set by
+    the runtime) where the record came from.
+
+    >>> err = ModelError("lr", "learn", ValueError("boom"))
+    >>> str(err.at("data.csv:9"))
+    "model 'lr' failed in learn: ValueError: boom (at data.csv:9)"
+    """
 
     code = "model_error"
+    field = None
 
     def __init__(self, model: str, stage: str, cause: BaseException) -> None:
         self.model = model
         self.stage = stage
-        super().__init__(f"model {model!r} failed in {stage}: {type(cause).__name__}: {cause}")
+        self.reason = f"model {model!r} failed in {stage}: {type(cause).__name__}: {cause}"
+        self.offset: Any = None
+        super().__init__(self.reason)
+
+    def at(self, offset: Any) -> ModelError:
+        """Attach the record's location (returns self)."""
+        self.offset = offset
+        where = f"at {offset}" if isinstance(offset, str) else f"at offset {offset}"
+        self.args = (f"{self.reason} ({where})",)
+        return self
 
 
 class ConnectorError(StreamMLError):

@@ -87,7 +87,8 @@ def test_message_stream_with_unknown_ids_and_malformed_lines(tmp_path):
     assert s["events"] == 2 and s["feedback"] == 2
     assert s["errors"]["by_code"] == {"malformed_message": 2, "unknown_id": 1}
     offsets = sorted(e["offset"] for e in s["errors"]["samples"])
-    assert offsets == ["msgs.jsonl:record 2", "msgs.jsonl:record 3", "msgs.jsonl:record 4"]
+    # file:line, 1-based (record 2 is on line 3)
+    assert offsets == ["msgs.jsonl:3", "msgs.jsonl:4", "msgs.jsonl:5"]
 
 
 def test_strict_stops_at_the_first_bad_row(tmp_path, cli_env, python):

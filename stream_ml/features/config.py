@@ -113,8 +113,57 @@ class FeaturesConfig(BaseModel):
 
     @classmethod
     def build(cls, data: dict[str, Any]) -> FeaturesConfig:
-        """Validate a plain dict; any problem is a :class:`ConfigError`."""
+        """Validate a plain dict; any problem is a :class:`ConfigError`, naming the feature
+        (its ``name``, or its place and ``agg``) when one spec is wrong.
+
+        >>> FeaturesConfig.build({"specs": [{"name": "amt_1h", "agg": "mean", "on": "amount",
+        ...                                  "by": "user", "window": "1 fortnite"}]})
+        Traceback (most recent call last):
+        ...
+        stream_ml.errors.ConfigError: feature 'amt_1h' (features[0]): window '1 fortnite' ...
+        """
+        specs = data.get("specs") if isinstance(data, dict) else None
+        if isinstance(specs, list | tuple):
+            for i, item in enumerate(specs):
+                if isinstance(item, dict):
+                    _check_spec(i, item)
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(f"bad [features] configuration: {exc}") from exc
+            raise ConfigError(f"bad [features] configuration: {_brief(exc)}") from exc
+
+
+def _label(i: int, item: dict[str, Any]) -> str:
+    name = item.get("name")
+    if name:
+        return f"feature {name!r} (features[{i}])"
+    parts = [f"agg = {item.get('agg')!r}"]
+    if item.get("on"):
+        parts.append(f"on = {item['on']!r}")
+    if item.get("by"):
+        parts.append(f"by = {item['by']!r}")
+    return f"feature features[{i}] ({', '.join(parts)})"
+
+
+def _brief(exc: ValidationError) -> str:
+    """One line per problem: where and what (pydantic's own dump is long)."""
+    lines = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"{loc}: {msg.removeprefix('Value error, ')}")
+    return "; ".join(lines)
+
+
+def _check_spec(i: int, item: dict[str, Any]) -> None:
+    """Validate one spec on its own, so that its error names it."""
+    label = _label(i, item)
+    try:
+        FeatureSpec.model_validate(item)
+    except ConfigError as exc:
+        msg = str(exc)
+        if msg.startswith("feature "):  # it names the feature already; add where it is
+            raise ConfigError(f"{msg} (features[{i}])") from exc
+        raise ConfigError(f"{label}: {msg}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{label}: {_brief(exc)}") from exc
