@@ -15,9 +15,16 @@ route                                  token        what
 ``GET /metrics``                       auth="all"   Prometheus text format
 =====================================  ===========  =============================================
 
-Errors are JSON error records ``{"kind": "error", "code", "field", "reason", "offset"}`` with
-an HTTP status: 401/403 auth and origin, 404 unknown id or snapshot, 409 duplicate id, 410
-expired id, 413 body too big, 422 malformed, 503 overloaded.
+Every error is the JSON error record ``{"kind": "error", "id", "code", "field", "reason",
+"offset"}`` (:class:`~stream_ml.events.ErrorRecord`) with an HTTP status: 401 token, 403 host,
+origin or admin, 404 unknown id, snapshot or route, 405 method, 409 duplicate id, 410 expired
+id, 413 body too big, 422 malformed (not JSON, wrong shape, a feature of the wrong kind), 503
+overloaded; a model that fails in a call is a ``model_error`` with 500. REST bodies are parsed
+as the websocket parses a message (:func:`stream_ml.serve.protocol.parse_body`), so both paths
+give the same errors.
+
+Before any route, :class:`HostGuard` checks the ``Host`` header (DNS rebinding: see
+:func:`~stream_ml.serve.security.host_ok`) for HTTP and websocket requests alike.
 """
 
 from __future__ import annotations
@@ -34,12 +41,21 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
-from stream_ml.events import Feedback, Observation
+from stream_ml.errors import EventError
+from stream_ml.events import ErrorRecord, Feedback, Observation
 from stream_ml.serve import introspect, schemas, sockets
 from stream_ml.serve.feed import FeedHub, _finite
 from stream_ml.serve.metrics import ServeMetrics
-from stream_ml.serve.security import ServeError, install_redaction
+from stream_ml.serve.protocol import body_ref, body_schema, parse_body
+from stream_ml.serve.security import (
+    ServeError,
+    host_ok,
+    install_log_limit,
+    install_redaction,
+    wrong_token,
+)
 from stream_ml.serve.settings import ServeSettings
 from stream_ml.serve.state import ServeState
 from stream_ml.serve.worker import EngineWorker
@@ -59,10 +75,23 @@ def _state(request: Request) -> ServeState:
 def _need(level: str) -> Callable[[Request], ServeState]:
     def dep(request: Request) -> ServeState:
         st = _state(request)
-        st.check(level, request.headers, request.query_params)
+        if not st.check(level, request.headers, request.query_params):
+            bad = wrong_token(st.token, request.headers, request.query_params)
+            if bad is not None:
+                raise bad
         return st
 
     return dep
+
+
+def _body(kind: type[Observation] | type[Feedback]) -> Callable[..., Any]:
+    async def dep(request: Request) -> Observation | Feedback:
+        return parse_body(await request.body(), kind)
+
+    return dep
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
 def _answer(d: dict[str, Any], ok: int = 200) -> JSONResponse:
@@ -102,6 +131,36 @@ class BodyLimit:
         await JSONResponse(err.to_dict(), status_code=413)(scope, receive, send)
 
 
+class HostGuard:
+    """ASGI middleware: a request whose ``Host`` is not allowed gets 403 (HTTP) or a refused
+    handshake (websocket), before any route; see :func:`~stream_ml.serve.security.host_ok`."""
+
+    def __init__(self, app: Any, allowed: list[str] | None, on_refuse: Callable[[str], None]) -> None:
+        self.app, self.allowed, self.on_refuse = app, allowed, on_refuse
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        host = None
+        for k, v in scope.get("headers", []):
+            if k == b"host":
+                host = v.decode("latin-1")
+                break
+        local = scope.get("server") or (None, None)
+        if host_ok(host, self.allowed, (str(local[0]).lower(),)):
+            return await self.app(scope, receive, send)
+        self.on_refuse("host")
+        err = ServeError("host", f"host {host!r} is not allowed (see allowed_hosts)", 403, "host")
+        response = JSONResponse(err.to_dict(), status_code=403)
+        if scope["type"] == "http":
+            return await response(scope, receive, send)
+        await receive()  # the websocket.connect event
+        if "websocket.http.response" in scope.get("extensions", {}):
+            await response(scope, receive, send)  # a denial response (Starlette wraps it)
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": "host"})
+
+
 def create_app(
     engine: Any,
     settings: ServeSettings | None = None,
@@ -109,11 +168,13 @@ def create_app(
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     sinks: Sequence[Any] = (),
+    resume: dict[str, Any] | None = None,
 ) -> FastAPI:
     """The app serving ``engine``; clocks are injectable (timeouts, rates, feed timestamps).
 
     ``sinks`` get every output (answers and the engine's records), as in every runtime; they
-    are flushed at each metrics tick and closed at shutdown.
+    are flushed at each metrics tick and closed at shutdown. ``resume``: the runtime extras of
+    the snapshot ``engine`` was restored from (the input schema's locked kinds).
 
     Examples
     --------
@@ -125,12 +186,13 @@ def create_app(
     """
     settings = (settings or ServeSettings()).with_env_token()
     install_redaction()
+    install_log_limit(settings.log_lines, settings.log_interval)
     hub = FeedHub(wall_clock=wall_clock, history=settings.feed_history,
                   predictions_per_s=settings.feed_predictions_per_s, clock=clock)  # fmt: skip
     holder: dict[str, Any] = {}
     metrics = ServeMetrics(lambda: holder["worker"].cached)
     worker = EngineWorker(engine, settings, metrics, hub, clock=clock, wall_clock=wall_clock,
-                          sinks=list(sinks))  # fmt: skip
+                          sinks=list(sinks), resume=resume)  # fmt: skip
     holder["worker"] = worker
     st = ServeState(engine, settings, worker, hub, metrics, clock, wall_clock)
 
@@ -150,22 +212,34 @@ def create_app(
                   description="Online predictions, feedback, metrics, live dashboard.")  # fmt: skip
     app.state.serve = st
     app.add_middleware(BodyLimit, limit=settings.max_message_bytes)
+    app.add_middleware(HostGuard, allowed=settings.allowed_hosts,
+                       on_refuse=lambda code: metrics.errors.labels(code).inc())  # fmt: skip
+
+    def _record(code: str, field: str | None, reason: str, status: int) -> JSONResponse:
+        st.metrics.errors.labels(code).inc()
+        return JSONResponse(ErrorRecord(code, field, reason).to_dict(), status_code=status)
 
     @app.exception_handler(ServeError)
     async def _refused(request: Request, exc: ServeError) -> JSONResponse:
-        st.metrics.errors.labels(exc.code).inc()
-        return JSONResponse(exc.to_dict(), status_code=exc.status)
+        return _record(exc.code, exc.field, exc.reason, exc.status)
+
+    @app.exception_handler(EventError)
+    async def _bad_event(request: Request, exc: EventError) -> JSONResponse:
+        return _record(exc.code, exc.field, exc.reason, 422)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
         loc = [str(p) for p in first["loc"] if p != "body"]
-        if len(loc) > 2 and loc[0] == "features":  # drop pydantic's union tag ('.float')
-            loc = loc[:2]
-        st.metrics.errors.labels("malformed_message").inc()
-        body = {"kind": "error", "code": "malformed_message", "field": ".".join(loc) or None,
-                "reason": str(first["msg"]), "offset": None}  # fmt: skip
-        return JSONResponse(body, status_code=422)
+        return _record("malformed_message", ".".join(loc) or None, str(first["msg"]), 422)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        response = _record(code, None, str(exc.detail), exc.status_code)
+        for k, v in (exc.headers or {}).items():  # 405's Allow
+            response.headers[k] = v
+        return response
 
     app.add_api_websocket_route("/v1/stream", sockets.stream)
     app.add_api_websocket_route("/v1/feed", sockets.feed)
@@ -180,13 +254,17 @@ def create_app(
         return {"status": "ok", "engine": getattr(engine, "name", "engine"),
                 "queue": worker.queue.qsize(), "connections": st.connections}  # fmt: skip
 
-    @app.post("/v1/predict", response_model=schemas.PredictionOut, responses=_ERRORS)
-    async def predict(obs: Observation, s: ServeState = Depends(_need("read"))) -> JSONResponse:
+    @app.post("/v1/predict", response_model=schemas.PredictionOut, responses=_ERRORS,
+              openapi_extra=body_ref(Observation))  # fmt: skip
+    async def predict(s: ServeState = Depends(_need("read")),
+                      obs: Observation = Depends(_body(Observation))) -> JSONResponse:  # fmt: skip
         """Predict for one observation (the same as one message on ``/v1/stream``)."""
         return _answer((await worker.messages([obs]))[0])
 
-    @app.post("/v1/feedback", response_model=schemas.AckOut, responses=_ERRORS)
-    async def feedback(fb: Feedback, s: ServeState = Depends(_need("write"))) -> JSONResponse:
+    @app.post("/v1/feedback", response_model=schemas.AckOut, responses=_ERRORS,
+              openapi_extra=body_ref(Feedback))  # fmt: skip
+    async def feedback(s: ServeState = Depends(_need("write")),
+                       fb: Feedback = Depends(_body(Feedback))) -> JSONResponse:  # fmt: skip
         """Join a label, reward or clicks to an earlier prediction (needs the token)."""
         return _answer((await worker.messages([fb]))[0])
 
@@ -232,6 +310,18 @@ def create_app(
         if not hasattr(engine, "drain_events"):  # otherwise the engine emits it itself
             hub.publish("rollback", {"version": version, "reason": reason, "source": "api"})
         return JSONResponse(_finite(result))
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:  # FastAPI's, plus the two bodies read by parse_body
+            spec = default_openapi()
+            comps = spec.setdefault("components", {}).setdefault("schemas", {})
+            for kind in (Observation, Feedback):
+                comps[kind.__name__] = body_schema(kind, worker.schema)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(s: ServeState = Depends(_need("read"))) -> Response:

@@ -28,6 +28,9 @@ import click
     help="A TOML or JSON file of serve settings (limits, origins, fallback...).",
 )
 @click.option("--origin", "origins", multiple=True, help="Allowed browser origin (repeatable).")
+@click.option("--allowed-host", "hosts", multiple=True,
+              help="A name clients may reach the server by (Host header), besides the address "
+                   "it listens on and localhost (repeatable; '*' = any).")  # fmt: skip
 @click.option(
     "--auth",
     type=click.Choice(["writes", "all"]),
@@ -36,7 +39,7 @@ import click
 )
 @click.option("--log-level", default="info", show_default=True)
 def serve(config: str, host: str, port: int, settings_path: str | None, origins: tuple[str, ...],
-          auth: str | None, log_level: str) -> None:  # fmt: skip
+          hosts: tuple[str, ...], auth: str | None, log_level: str) -> None:  # fmt: skip
     """Serve CONFIG's engine: websocket /v1/stream, REST /v1/..., dashboard at /."""
     import uvicorn
     from pydantic import ValidationError
@@ -52,6 +55,7 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
     try:
         engine = Engine.from_config(config)
         cfg = engine.config
+        resume: dict[str, Any] | None = None
         stage = open_snapshots(cfg, engine)
         if stage is not None and cfg.snapshots is not None and cfg.snapshots.resume:
             rec = stage.latest()
@@ -59,6 +63,7 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
                 click.echo(f"warning: {stage.recovery}", err=True)
             if rec is not None:  # serve the newest valid snapshot's state
                 engine = rec.state["engine"]  # type: ignore[index]
+                resume = dict(rec.state.get("extra") or {})  # type: ignore[union-attr]
                 engine.snapshots = stage
                 stage.parent = rec.info.version
                 stage.store.record_audit("restore", to_version=rec.info.version,
@@ -68,6 +73,10 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
             data.update(_read(settings_path))
         if origins:
             data["origins"] = list(origins)
+        if hosts:
+            data["allowed_hosts"] = [*(data.get("allowed_hosts") or []), *hosts]
+        if _is_name(host):  # serving on a name: clients use it (an address is always allowed)
+            data["allowed_hosts"] = [*(data.get("allowed_hosts") or []), host]
         if auth:
             data["auth"] = auth
         try:
@@ -79,13 +88,28 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
         sys.exit(1)
     from stream_ml.runtime.build import build_sinks
 
-    app = create_app(engine, settings, sinks=build_sinks(cfg.sinks))
+    app = create_app(engine, settings, sinks=build_sinks(cfg.sinks), resume=resume)
     click.echo(f"serving {engine.name!r} on http://{host}:{port} (dashboard at /)", err=True)
     if settings.token is None:
         click.echo("no token: feedback is open and rollback is disabled "
                    "(set STREAM_ML_TOKEN)", err=True)  # fmt: skip
     uvicorn.Server(uvicorn_config(app, settings, host=host, port=port,
                                   log_level=log_level)).run()  # fmt: skip
+
+
+def _is_name(host: str) -> bool:
+    """Whether ``--host`` is a name rather than an IP address (``0.0.0.0``, ``::1``...).
+
+    >>> _is_name("myhost.lan"), _is_name("0.0.0.0"), _is_name("::")
+    (True, False, False)
+    """
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return bool(host)
+    return False
 
 
 def _read(path: str) -> dict[str, Any]:

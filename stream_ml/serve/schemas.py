@@ -1,14 +1,164 @@
-"""Response models of the REST routes (they document the OpenAPI schema).
+"""What the server accepts and answers: the input schema of observations, the REST models.
 
 Inbound bodies are the engine's own :class:`~stream_ml.events.Observation` and
-:class:`~stream_ml.events.Feedback`.
+:class:`~stream_ml.events.Feedback`; :class:`InputSchema` then checks an observation's feature
+values against the kinds the models need, before the engine sees it. The response models
+document the OpenAPI schema.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from stream_ml.errors import EventError, NotANumberError
+
+_ACCEPTS: dict[str, tuple[type, ...]] = {
+    "float": (float, int), "int": (int,), "bool": (bool,), "str": (str,),
+}  # fmt: skip
+_KIND_OF: dict[type, str] = {float: "float", int: "float", bool: "bool", str: "str"}
+_JSON = {"float": "number", "int": "integer", "bool": "boolean", "str": "string"}
+_NAMES = {"float": "a number", "int": "an integer", "bool": "a boolean", "str": "a string"}
+
+
+class WrongKindError(EventError):
+    """A feature value of another kind than the field's (a number where a string was seen)."""
+
+    code = "wrong_kind"
+
+
+class UnknownFieldError(EventError):
+    """A feature the server's schema does not declare (``undeclared = "refuse"``)."""
+
+    code = "unknown_field"
+
+
+class InputSchema:
+    """The kinds of feature values the server accepts; a bad value is refused by name.
+
+    Each field's kind comes from, in order: ``declared`` (``[serve] schema``); then the
+    ``undeclared`` rule: ``"first"`` locks a field to the kind of its first value (``float``
+    for any number, ``bool``, ``str``), ``"float"`` wants numbers, ``"any"`` checks nothing,
+    ``"refuse"`` refuses the field. ``None`` values are not checked (missing). Ranking
+    ``candidates`` are checked like the features (their ``id`` aside). Locked kinds are state
+    (:meth:`state`, :meth:`restore`): at most ``max_fields`` fields are locked, later ones are
+    not checked. :meth:`check` with ``lock=False`` checks without locking anything.
+
+    Examples
+    --------
+    >>> s = InputSchema({"city": "str"})
+    >>> s.check({"x": 1, "city": "Paris"}), s.state()
+    (None, {'x': 'float'})
+    >>> err = s.check({"x": "abc"})
+    >>> err.code, err.field, err.reason
+    ('not_a_number', 'features.x', "expected a number (the kind of its first value), got 'abc'")
+    >>> s.check({"x": 2.5, "city": 3}).reason
+    'expected a string (declared in [serve] schema), got 3'
+    """
+
+    __slots__ = ("declared", "from_source", "locked", "max_fields", "undeclared")
+
+    def __init__(self, declared: Mapping[str, str] | None = None, undeclared: str = "first",
+                 max_fields: int = 10_000, *, from_source: bool = False) -> None:  # fmt: skip
+        if undeclared not in ("first", "float", "any", "refuse"):
+            raise ValueError(f"undeclared must be first, float, any or refuse, not {undeclared!r}")
+        self.declared = dict(declared or {})
+        self.undeclared = undeclared
+        self.max_fields = max_fields
+        self.from_source = from_source  # the rule is the training source's (for the reasons)
+        self.locked: dict[str, str] = {}
+
+    @classmethod
+    def for_engine(cls, engine: Any, settings: Any) -> InputSchema:
+        """The schema of ``settings`` for ``engine``: ``undeclared = "auto"`` reads the engine
+        config's ``[source]`` -- a source of rows (CSV, or JSONL with a ``target``) reads every
+        feature as a number except its ``categorical`` columns, so the server does too."""
+        declared: dict[str, str] = {}
+        rule, from_source = settings.undeclared, False
+        if rule == "auto":
+            rule = "first"
+            src = getattr(getattr(engine, "config", None), "source", None)
+            kind = getattr(src, "kind", None)
+            if kind == "csv" or (kind == "jsonl" and getattr(src, "target", None) is not None):
+                rule, from_source = "float", True
+                declared = {c: "str" for c in getattr(src, "categorical", ())}  # as its rows
+        return cls({**declared, **settings.schema_}, rule, settings.schema_max_fields,
+                   from_source=from_source)  # fmt: skip
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON schema of the features this accepts (locked kinds aside: they change)."""
+        props = {n: {"type": [_JSON[k], "null"]} for n, k in self.declared.items()}
+        rest: Any = {"type": ["number", "boolean", "string", "null"]}
+        if self.undeclared == "float":
+            rest = {"type": ["number", "null"]}
+        elif self.undeclared == "refuse":
+            rest = False
+        return {"type": "object", "properties": props, "additionalProperties": rest}
+
+    def state(self) -> dict[str, str]:
+        """The locked kinds (a copy), to store with a snapshot."""
+        return dict(self.locked)
+
+    def restore(self, locked: Mapping[str, str] | None) -> None:
+        """Continue from :meth:`state` (``None``: nothing locked)."""
+        self.locked = {str(k): str(v) for k, v in (locked or {}).items() if v in _ACCEPTS}
+
+    def check(self, features: Mapping[str, Any], candidates: Any = None, *,
+              lock: bool = True) -> EventError | None:  # fmt: skip
+        """The error for the first bad value (fields in order), or None; locks new fields."""
+        err = self._check(features, "features", lock, False)
+        if err is None and candidates:
+            for i, c in enumerate(candidates):
+                err = self._check(c, f"candidates.{i}", lock, True)
+                if err is not None:
+                    break
+        return err
+
+    def _check(self, x: Mapping[str, Any], where: str, lock: bool,
+               candidate: bool) -> EventError | None:  # fmt: skip
+        declared, locked, rule = self.declared, self.locked, self.undeclared
+        for name, value in x.items():
+            if value is None or (candidate and name == "id"):
+                continue
+            t = type(value)
+            want = declared.get(name)
+            if want is None:
+                if rule == "any":
+                    continue
+                if rule == "first":
+                    want = locked.get(name)
+                    if want is None:
+                        if lock and len(locked) < self.max_fields and t in _KIND_OF:
+                            locked[name] = _KIND_OF[t]
+                        continue
+                elif rule == "refuse":
+                    return UnknownFieldError(f"{where}.{name}", "not a field of the server's "
+                                             "schema ([serve] schema, undeclared = 'refuse')")  # fmt: skip
+                else:
+                    want = "float"
+            if t not in _ACCEPTS[want]:
+                cls = NotANumberError if want in ("float", "int") else WrongKindError
+                why = f"expected {_NAMES[want]} ({self._how(name)}), got {_short(value)}"
+                return cls(f"{where}.{name}", why)
+        return None
+
+    def _how(self, name: str) -> str:
+        if name in self.declared:
+            if self.from_source:
+                return "declared in [serve] schema or categorical in the training source"
+            return "declared in [serve] schema"
+        if self.undeclared == "first":
+            return "the kind of its first value"
+        if self.from_source:
+            return "not a categorical column of the training source"
+        return "undeclared fields are numbers"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class PredictionOut(BaseModel):

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+Kind = Literal["float", "int", "bool", "str"]
+
 
 class ServeSettings(BaseModel):
     """Settings of ``stream-ml serve``: security, limits, fallback, latency budget, feed.
@@ -29,6 +31,25 @@ class ServeSettings(BaseModel):
     origins
         Browser origins allowed (``Origin`` header), besides the server's own; ``["*"]`` = any.
         Requests without an ``Origin`` header (non-browser clients) are not affected.
+    allowed_hosts
+        Names a request's ``Host`` header may carry besides the addresses the server listens
+        on and ``localhost``/``127.0.0.1``/``::1`` (always allowed); ``["*"]`` turns the check
+        off. Anything else gets 403 on every route (DNS rebinding). ``None``: no other name.
+    reserved_connections
+        Of ``max_connections``, how many only clients with the right token may take (when a
+        token is configured): an anonymous client is refused at ``max_connections -
+        reserved_connections`` open connections, an authenticated one at ``max_connections``.
+        At most ``max_connections - 1`` are reserved.
+    schema, undeclared, schema_max_fields
+        The kinds observation features must have (``{name = "float" | "int" | "bool" |
+        "str"}``), and the rule for fields not declared: ``"auto"`` (the training source's rule
+        when the engine's ``[source]`` reads rows -- numbers, except ``categorical`` columns --,
+        else ``"first"``), ``"first"`` (locked to the kind of the field's first value),
+        ``"float"``, ``"any"`` (not checked) or ``"refuse"``. Locked kinds are kept for at
+        most ``schema_max_fields`` fields (beyond, new fields are not checked).
+    log_lines, log_interval
+        At most ``log_lines`` warning or error lines of one kind per ``log_interval`` seconds
+        (a client sending bad frames cannot flood the log); the next one counts the others.
     max_message_bytes, max_batch, rate, burst, max_connections
         Limits: one websocket message / REST body; observations in one batch; messages per
         second per connection (token bucket of ``burst``); concurrent websocket connections.
@@ -52,6 +73,8 @@ class ServeSettings(BaseModel):
     SecretStr('**********')
     >>> s.max_message_bytes, s.token_value()
     (65536, 's3cret')
+    >>> ServeSettings.model_validate({"schema": {"feat_1": "float"}}).schema_
+    {'feat_1': 'float'}
     >>> ServeSettings(max_bacth=1)
     Traceback (most recent call last):
     ...
@@ -65,11 +88,13 @@ class ServeSettings(BaseModel):
     token: SecretStr | None = None
     auth: Literal["writes", "all"] = "writes"
     origins: list[str] = Field(default_factory=list)
+    allowed_hosts: list[str] | None = None
     max_message_bytes: int = Field(default=64 * 1024, ge=64)
     max_batch: int = Field(default=256, ge=1)
     rate: float = Field(default=2000.0, gt=0, description="messages per second per connection")
     burst: int = Field(default=4000, ge=1)
     max_connections: int = Field(default=256, ge=1)
+    reserved_connections: int = Field(default=1, ge=0)
     send_queue: int = Field(default=1024, ge=1)
     slow_client_timeout: float = Field(default=10.0, gt=0)
     queue_size: int = Field(default=1024, ge=1)
@@ -80,6 +105,17 @@ class ServeSettings(BaseModel):
     feed_predictions_per_s: int = Field(default=20, ge=0)
     metrics_interval: float = Field(default=1.0, gt=0)
     feed_history: int = Field(default=200, ge=0)
+    schema_: dict[str, Kind] = Field(default_factory=dict, alias="schema")
+    undeclared: Literal["auto", "first", "float", "any", "refuse"] = "auto"
+    schema_max_fields: int = Field(default=10_000, ge=0)
+    log_lines: int = Field(default=10, ge=1)
+    log_interval: float = Field(default=60.0, gt=0)
+
+    def reserved(self) -> int:
+        """The connection slots kept for authenticated clients (none without a token)."""
+        if self.token is None:
+            return 0
+        return min(self.reserved_connections, self.max_connections - 1)
 
     def token_value(self) -> str | None:
         """The token in clear (only for comparing; never log it)."""

@@ -1,9 +1,17 @@
 """The two websockets: ``/v1/stream`` (predictions and feedback) and ``/v1/feed`` (dashboards).
 
-Before a connection is accepted: its ``Origin`` is checked against the allowlist, its token
-(``Authorization: Bearer T`` header, or ``?token=T`` for browsers) when the settings need one,
-and the number of open connections. A refusal is an HTTP response with a JSON error body (401
-unauthorized, 403 origin, 503 too many connections); clients see the handshake fail.
+Before a connection is accepted: its ``Host`` (:class:`~stream_ml.serve.app.HostGuard`) and
+``Origin`` are checked against the allowlists, its token (``Authorization: Bearer T`` header, or
+``?token=T`` for browsers), and the number of open connections. A refused host, origin or
+connection limit is an HTTP response with a JSON error body (403 host or origin, 503 too many
+connections): clients see the handshake fail. A token problem (missing where the settings need
+one, or wrong: a presented token must be the right one, whatever ``auth`` says) is a websocket
+close with code 1008 and the reason (``unauthorized: wrong token``) right after the handshake,
+which browsers can read (they cannot read a refused handshake's status).
+
+Connection slots: ``reserved_connections`` of ``max_connections`` are kept for authenticated
+clients (when a token is configured): an anonymous client is refused at ``max_connections -
+reserved`` open connections, an authenticated one only at ``max_connections``.
 
 After it is accepted, every message is answered: a refused one with an error record naming the
 problem (``rate_limited``, ``batch_too_large``, ``malformed_message``, ``unauthorized`` for
@@ -28,7 +36,7 @@ from stream_ml.events import Feedback
 from stream_ml.serve.feed import dumps
 from stream_ml.serve.outbox import Outbox
 from stream_ml.serve.protocol import ProtocolError, decode
-from stream_ml.serve.security import ServeError, TokenBucket
+from stream_ml.serve.security import ServeError, TokenBucket, wrong_token
 from stream_ml.serve.state import ServeState
 from stream_ml.serve.worker import error
 
@@ -41,11 +49,22 @@ async def _admit(ws: WebSocket, st: ServeState, endpoint: str) -> bool | None:
     """Check a handshake; refuse it (and return None) or return whether it is authenticated."""
     try:
         authed = st.check("read", ws.headers, ws.query_params)
-        if st.connections >= st.settings.max_connections:
-            raise ServeError("too_many_connections", "the server is at its connection limit", 503)
+        bad = None if authed else wrong_token(st.token, ws.headers, ws.query_params)
+        if bad is not None:
+            raise bad
+        s = st.settings
+        limit = s.max_connections if authed else s.max_connections - s.reserved()
+        if st.connections >= limit:
+            why = "the server is at its connection limit" + ("" if authed else
+                  " (the slots left are reserved for clients with the token)" if s.reserved() and
+                  st.connections < s.max_connections else "")  # fmt: skip
+            raise ServeError("too_many_connections", why, 503)
     except ServeError as err:
         st.metrics.errors.labels(err.code).inc()
-        if "websocket.http.response" in ws.scope.get("extensions", {}):
+        if err.code == "unauthorized":  # a close code and reason a browser can read
+            await ws.accept()
+            await ws.close(code=POLICY, reason=f"unauthorized: {err.reason}"[:120])
+        elif "websocket.http.response" in ws.scope.get("extensions", {}):
             await ws.send_denial_response(JSONResponse(err.to_dict(), status_code=err.status))
         else:
             await ws.close(code=POLICY, reason=err.code)

@@ -9,6 +9,14 @@ through the engine's :class:`~stream_ml.runtime.driver.Driver` (offsets 1, 2, ..
 order): its first output is the answer; the engine's records that come with it (drift alarms,
 promotions, snapshots) go onto the feed; every output goes to the configured sinks.
 
+The input schema. Before an observation reaches the driver its feature values are checked
+against :class:`~stream_ml.serve.schemas.InputSchema` (declared kinds, the training source's
+rule, or each field locked to the kind of its first value); a bad one is answered with an error
+naming the field (``not_a_number``, ``wrong_kind``, ``unknown_field``) and changes nothing. A
+field is locked only by a message that is applied, so the locked kinds follow the applied
+messages like the engine's state; they are stored with every snapshot (the driver's extras,
+``schema``) and restored with it.
+
 Smooth failing. An observation is answered from the fallback, marked ``fallback: true``, when
 its job could not be queued (the queue is full), when the estimated wait (messages queued times
 the measured cost per message) is over ``latency_budget``, or when it waited longer than that in
@@ -47,6 +55,7 @@ from stream_ml.runtime.driver import Driver, as_dict
 from stream_ml.serve import introspect
 from stream_ml.serve.feed import FeedHub
 from stream_ml.serve.metrics import ServeMetrics
+from stream_ml.serve.schemas import InputSchema
 from stream_ml.serve.settings import ServeSettings
 
 log = logging.getLogger("stream_ml.serve")
@@ -98,12 +107,16 @@ class EngineWorker:
         clock: Callable[[], float] | None = None,
         wall_clock: Callable[[], float] | None = None,
         sinks: list[Any] | tuple[Any, ...] = (),
+        resume: dict[str, Any] | None = None,
     ) -> None:
         import time
 
+        self.schema = InputSchema.for_engine(engine, settings)
+        self.schema.restore((resume or {}).get("schema"))
         self.driver = Driver(
             engine,
             snapshots=getattr(engine, "snapshots", None),
+            extra=lambda: {"schema": self.schema.state()},
             next_offset=lambda o: o,
             on_snapshot_error=self._snapshot_failed,
         )
@@ -272,7 +285,7 @@ class EngineWorker:
     def _apply(self, items: list[Item], batch: bool) -> list[dict[str, Any]]:
         driver, last, keep = self.driver, self.last, self.settings.fallback_keys
         hub, served, children = self.hub, self.served, self._served_children
-        apply = driver.apply
+        apply, check = driver.apply, self.schema.check
         out: list[dict[str, Any]] = []
         outs: list[Any] = []
         n_obs = n_fb = 0
@@ -281,6 +294,10 @@ class EngineWorker:
                 out.append(m)
                 continue
             if isinstance(m, Observation):
+                bad = check(m.features, m.candidates)
+                if bad is not None:
+                    out.append(self._refused(bad, i if batch else None))
+                    continue
                 n_obs += 1
             else:
                 n_fb += 1
@@ -340,6 +357,10 @@ class EngineWorker:
             if isinstance(m, dict):
                 out.append(m)
             elif isinstance(m, Observation):
+                bad = self.schema.check(m.features, m.candidates, lock=False)
+                if bad is not None:
+                    out.append(self._refused(bad, i if batch else None))
+                    continue
                 hit = self.last.get(m.key) if s.fallback == "last" else None
                 model, y, proba = hit if hit is not None else ("fallback", s.fallback_value, None)
                 p = Prediction(m.id or "", model, y, proba, m.key, m.ts, 0, 1.0, 0, None, True)
@@ -351,6 +372,11 @@ class EngineWorker:
                 out.append(error("overloaded", reason, None, i if batch else None))
                 self.metrics.errors.labels("overloaded").inc()
         return out
+
+    def _refused(self, err: StreamMLError, offset: int | None) -> dict[str, Any]:
+        """The error answer to a message the server refuses before the engine sees it."""
+        self.metrics.errors.labels(err.code).inc()
+        return ErrorRecord.from_error(err, offset).to_dict()
 
     def _record(self, r: dict[str, Any]) -> None:
         """One of the engine's records (a drift alarm, a promotion, a snapshot) onto the feed."""

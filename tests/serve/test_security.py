@@ -25,13 +25,25 @@ def _refused(url: str, **kw) -> InvalidStatus:
     return info.value
 
 
+def _closed(url: str, **kw) -> tuple[int, str]:
+    """Connect, then wait for the server to close: its close code and reason."""
+
+    async def run() -> tuple[int, str]:
+        async with connect(url, **kw) as ws:
+            with pytest.raises(ConnectionClosedError):
+                await ws.recv()
+            assert ws.close_code is not None
+            return ws.close_code, ws.close_reason or ""
+
+    return asyncio.run(run())
+
+
 def test_websocket_auth_checked_before_accept(serve):
     server = serve(settings=ServeSettings(token=TOKEN, auth="all"))
     for path in ("/v1/stream", "/v1/feed"):
-        err = _refused(server.ws_url + path)
-        assert err.response.status_code == 401
-        assert json.loads(err.response.body)["code"] == "unauthorized"
-        assert _refused(server.ws_url + path + "?token=wrong").response.status_code == 401
+        assert _closed(server.ws_url + path) == (
+            1008, "unauthorized: a bearer token is required")
+        assert _closed(server.ws_url + path + "?token=wrong") == (1008, "unauthorized: wrong token")
 
     async def ok() -> str:
         hdr = {"Authorization": f"Bearer {TOKEN}"}
@@ -43,6 +55,57 @@ def test_websocket_auth_checked_before_accept(serve):
     assert httpx.get(server.url + "/v1/models").status_code == 401
     assert httpx.get(server.url + "/metrics").status_code == 401
     assert httpx.get(server.url + "/healthz").status_code == 200
+    assert server.app.state.serve.connections == 0  # the refused ones never took a slot
+
+
+def test_a_wrong_token_is_refused_everywhere_it_is_read(serve):
+    """auth = "writes": predictions need no token, but a *wrong* one is refused at the
+    websocket handshake (close 1008) and on every REST route that reads tokens (before: the
+    connection was accepted and served predictions; only its feedback was refused)."""
+    server = serve(settings=ServeSettings(token=TOKEN))
+    wrong = {"Authorization": "Bearer not-the-token"}
+    for path in ("/v1/stream", "/v1/feed"):
+        assert _closed(server.ws_url + path, additional_headers=wrong) == (
+            1008, "unauthorized: wrong token")
+        assert _closed(server.ws_url + path + "?token=nope")[0] == 1008
+    with httpx.Client(base_url=server.url) as http:
+        routes = [("POST", "/v1/predict", {"features": {"x": 1.0}}),
+                  ("POST", "/v1/feedback", {"id": "a", "label": True}),
+                  ("GET", "/v1/models", None), ("GET", "/v1/drift", None),
+                  ("GET", "/v1/experiments", None), ("GET", "/v1/snapshots", None),
+                  ("POST", "/v1/snapshots/1/rollback", None), ("GET", "/metrics", None)]  # fmt: skip
+        for method, route, body in routes:
+            r = http.request(method, route, json=body, headers=wrong)
+            assert r.status_code == 401, route
+            assert r.json() == {"kind": "error", "id": None, "code": "unauthorized",
+                                "field": "token", "reason": "wrong token", "offset": None}
+        assert http.get("/healthz", headers=wrong).status_code == 200  # never reads tokens
+        # no token is fine for what auth = "writes" leaves open
+        assert http.post("/v1/predict", json={"features": {"x": 1.0}}).status_code == 200
+    assert server.engine.summary()["events"] == 1
+
+
+def test_a_connection_slot_is_kept_for_authenticated_clients(serve):
+    """max_connections = 3 with one reserved: two anonymous clients fill the open slots, a third
+    is refused (503), and a client with the token still gets in; past 3 everyone is refused."""
+    server = serve(settings=ServeSettings(token=TOKEN, max_connections=3))
+    authed = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def run() -> tuple[int, str, int]:
+        async with connect(server.ws_url + "/v1/feed"), connect(server.ws_url + "/v1/stream"):
+            with pytest.raises(InvalidStatus) as anon:
+                async with connect(server.ws_url + "/v1/stream"):
+                    pass
+            async with connect(server.ws_url + "/v1/stream", additional_headers=authed) as ws:
+                await ws.send(json.dumps({"id": "a", "features": {"x": 1}}))
+                kind = json.loads(await ws.recv())["kind"]
+                with pytest.raises(InvalidStatus) as full:
+                    async with connect(server.ws_url + "/v1/feed", additional_headers=authed):
+                        pass
+            return anon.value.response.status_code, kind, full.value.response.status_code
+
+    anon, kind, full = asyncio.run(run())
+    assert (anon, kind, full) == (503, "prediction", 503)
 
 
 def test_feedback_on_stream_needs_the_token(serve):
