@@ -135,7 +135,8 @@ class HostGuard:
     """ASGI middleware: a request whose ``Host`` is not allowed gets 403 (HTTP) or a refused
     handshake (websocket), before any route; see :func:`~stream_ml.serve.security.host_ok`."""
 
-    def __init__(self, app: Any, allowed: list[str] | None, on_refuse: Callable[[str], None]) -> None:
+    def __init__(self, app: Any, allowed: list[str] | None,
+                 on_refuse: Callable[[str], None]) -> None:  # fmt: skip
         self.app, self.allowed, self.on_refuse = app, allowed, on_refuse
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

@@ -115,8 +115,11 @@ def _check_ts(data: dict[str, Any]) -> None:
                                     "number, or an ISO 8601 date-time")  # fmt: skip
 
 
-_TS = {"anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}, {"type": "null"}],
-       "default": None, "description": "event time: seconds since the epoch, or ISO 8601"}  # fmt: skip
+_TS = {
+    "anyOf": [{"type": "number"}, {"type": "string", "format": "date-time"}, {"type": "null"}],
+    "default": None,
+    "description": "event time: seconds since the epoch, or ISO 8601",
+}
 
 
 def body_ref(kind: type[Observation] | type[Feedback]) -> dict[str, Any]:
@@ -136,8 +139,10 @@ def body_schema(kind: type[Observation] | type[Feedback], schema: Any = None) ->
     if kind is Observation and schema is not None:
         js["properties"]["features"] = schema.json_schema()
         item = schema.json_schema()
-        item["properties"] = {**item.get("properties", {}),
-                              "id": {"anyOf": [{"type": "string"}, {"type": "number"}]}}
+        item["properties"] = {
+            **item.get("properties", {}),
+            "id": {"anyOf": [{"type": "string"}, {"type": "number"}]},
+        }
         item["required"] = ["id"]
         js["properties"]["candidates"] = {"anyOf": [{"type": "array", "items": item},
                                                     {"type": "null"}], "default": None}  # fmt: skip

@@ -134,8 +134,8 @@ class InputSchema:
                             locked[name] = _KIND_OF[t]
                         continue
                 elif rule == "refuse":
-                    return UnknownFieldError(f"{where}.{name}", "not a field of the server's "
-                                             "schema ([serve] schema, undeclared = 'refuse')")  # fmt: skip
+                    why = "not a field of the server's schema (undeclared = 'refuse')"
+                    return UnknownFieldError(f"{where}.{name}", why)
                 else:
                     want = "float"
             if t not in _ACCEPTS[want]:

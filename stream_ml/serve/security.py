@@ -114,10 +114,7 @@ def host_ok(host: str | None, allowed: Iterable[str] | None, local: Iterable[str
         return True
     if allowed is None:
         return False
-    for a in allowed:
-        if a == "*" or host_name(a) == name:
-            return True
-    return False
+    return any(a == "*" or host_name(a) == name for a in allowed)
 
 
 def wrong_token(expected: str | None, headers: Mapping[str, str],
@@ -226,8 +223,8 @@ class LogLimiter(logging.Filter):
 
     CLIENT_FAULTS = frozenset({"Invalid UTF-8 sequence received from client."})
 
-    def __init__(self, lines: int = 10, interval: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic, max_kinds: int = 1000) -> None:  # fmt: skip
+    def __init__(self, lines: int = 10, interval: float = 60.0, clock: Clock = time.monotonic,
+                 max_kinds: int = 1000) -> None:  # fmt: skip
         super().__init__()
         self.lines, self.interval, self.clock, self.max_kinds = lines, interval, clock, max_kinds
         self.windows: dict[tuple[str, str], list[float]] = {}  # kind -> [start, passed, dropped]

@@ -41,8 +41,7 @@ def _closed(url: str, **kw) -> tuple[int, str]:
 def test_websocket_auth_checked_before_accept(serve):
     server = serve(settings=ServeSettings(token=TOKEN, auth="all"))
     for path in ("/v1/stream", "/v1/feed"):
-        assert _closed(server.ws_url + path) == (
-            1008, "unauthorized: a bearer token is required")
+        assert _closed(server.ws_url + path) == (1008, "unauthorized: a bearer token is required")
         assert _closed(server.ws_url + path + "?token=wrong") == (1008, "unauthorized: wrong token")
 
     async def ok() -> str:
@@ -66,7 +65,9 @@ def test_a_wrong_token_is_refused_everywhere_it_is_read(serve):
     wrong = {"Authorization": "Bearer not-the-token"}
     for path in ("/v1/stream", "/v1/feed"):
         assert _closed(server.ws_url + path, additional_headers=wrong) == (
-            1008, "unauthorized: wrong token")
+            1008,
+            "unauthorized: wrong token",
+        )
         assert _closed(server.ws_url + path + "?token=nope")[0] == 1008
     with httpx.Client(base_url=server.url) as http:
         routes = [("POST", "/v1/predict", {"features": {"x": 1.0}}),
@@ -77,8 +78,14 @@ def test_a_wrong_token_is_refused_everywhere_it_is_read(serve):
         for method, route, body in routes:
             r = http.request(method, route, json=body, headers=wrong)
             assert r.status_code == 401, route
-            assert r.json() == {"kind": "error", "id": None, "code": "unauthorized",
-                                "field": "token", "reason": "wrong token", "offset": None}
+            assert r.json() == {
+                "kind": "error",
+                "id": None,
+                "code": "unauthorized",
+                "field": "token",
+                "reason": "wrong token",
+                "offset": None,
+            }
         assert http.get("/healthz", headers=wrong).status_code == 200  # never reads tokens
         # no token is fine for what auth = "writes" leaves open
         assert http.post("/v1/predict", json={"features": {"x": 1.0}}).status_code == 200
