@@ -27,7 +27,7 @@ stream_ml.errors.NotANumberError: field 'a': not a number: 'abc' (at offset 7)
 >>> dec.decode({"a": "1", "y": "maybe"}, offset="d.csv:9")
 Traceback (most recent call last):
 ...
-stream_ml.errors.WrongTypeError: field 'y': 'maybe' is not an int (the target's type; set target_type to read it otherwise) (at d.csv:9)
+stream_ml.errors.WrongTypeError: field 'y': 'maybe' is not an int ... (at d.csv:9)
 """
 
 from __future__ import annotations

@@ -223,13 +223,13 @@ class EngineConfig(_Config):
         models unless ``keep_keys``)."""
         src = self.source
         key = getattr(src, "key", None)
-        if key is None or self.features is None:
+        if not isinstance(src, _RowsConfig) or key is None or self.features is None:
             return self
         specs = getattr(self.features, "specs", None)
         if specs is None:
-            specs = getattr(getattr(self.features, "config", None), "specs", ())
+            specs = getattr(getattr(self.features, "config", None), "specs", None) or ()
         if any(key in getattr(spec, "by", ()) for spec in specs):
-            src = src.model_copy()  # type: ignore[union-attr]
+            src = src.model_copy()
             src._keep_key = True
             object.__setattr__(self, "source", src)
         return self

@@ -61,7 +61,10 @@ class EventError(StreamMLError):
     def _message(self) -> str:
         head = f"field {self.field!r}: " if self.field else ""
         off = self.offset
-        tail = "" if off is None else f" (at {off})" if isinstance(off, str) else f" (at offset {off})"
+        if off is None:
+            tail = ""
+        else:
+            tail = f" (at {off})" if isinstance(off, str) else f" (at offset {off})"
         return f"{head}{self.reason}{tail}"
 
     def at(self, offset: Any) -> EventError:
