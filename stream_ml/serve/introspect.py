@@ -1,8 +1,9 @@
 """Read what optional stages an engine has (router, drift monitors, snapshot store), if any.
 
 The server is written against the engine's verbs; stages that are built separately are found by
-attribute (``engine.router``, ``engine.monitors``, ``engine.snapshots``) so that an engine
-without them serves too: their routes then answer empty lists, and a rollback a clear 404.
+attribute (``engine.router``, ``engine.drift`` or a bare ``engine.monitors``, ``engine.features``,
+``engine.snapshots``) so that an engine without them serves too: their routes then answer empty
+lists, and a rollback a clear 404.
 Every function here runs on the engine's owner task.
 """
 
@@ -50,29 +51,79 @@ def _monitors(engine: Any) -> list[tuple[str, Any]]:
     return [(getattr(m, "name", f"monitor{i}"), m) for i, m in enumerate(monitors)]
 
 
+#: the worst state first: a monitor with one drifting field is drifting
+_STATES = ("drifting", "recovered", "ok")
+
+
+def monitor_state(fields: dict[str, str] | None) -> str:
+    """One state for a monitor from its fields' states (the worst wins; ``ok`` when empty).
+
+    >>> monitor_state({"x1": "ok", "x2": "drifting"}), monitor_state({})
+    ('drifting', 'ok')
+    """
+    states = set((fields or {}).values())
+    return next((s for s in _STATES if s in states), "ok")
+
+
+def _statistic_kind(detector: Any) -> str:
+    """``"per_check"`` for a detector with a statistic at every check (KS, CvM, MMD, ...),
+    ``"alarms"`` for River's detectors (ADWIN, Page-Hinkley, DDM...), which report alarms only."""
+    from stream_ml.drift.adapters import RiverDetector
+
+    return "alarms" if isinstance(detector, RiverDetector) else "per_check"
+
+
 def drift(engine: Any) -> list[dict[str, Any]]:
-    """One entry per drift detector of each monitor: the monitor's name, what it watches, the
-    detector, the field of its latest check, the statistic against the threshold, alerts."""
+    """One entry per drift detector of each monitor.
+
+    ``key`` names the entry uniquely (the monitor's name, ``name#i`` for its ``i``-th detector
+    when it has several); then the monitor's name, what it watches, the detector and its
+    parameters, the field of its latest check, the statistic against the threshold,
+    ``statistic_kind`` (``per_check``, or ``alarms`` for River's detectors, which have no
+    statistic between alarms), calibration, and the monitor's alerts, episodes (count,
+    ``suppressed`` by the rate limit, ``recent_episodes``), ``state`` (the worst of its fields)
+    and ``field_states``.
+    """
     stage = getattr(engine, "drift", None)
     if stage is not None and hasattr(stage, "summary"):
         out = []
-        for m in stage.summary():
-            for d in m.get("detectors") or [{}]:
+        objects = getattr(stage, "monitors", [])
+        for j, m in enumerate(stage.summary()):
+            dets = m.get("detectors") or [{}]
+            mon = objects[j] if j < len(objects) else None
+            det_objs = list(getattr(getattr(mon, "monitor", None), "detectors", []) or [])
+            config = getattr(getattr(mon, "config", None), "detector", None)
+            params = getattr(config, "params", None)
+            for i, d in enumerate(dets):
+                fields = m.get("fields") or []
+                field_states = m.get("state") or {}
+                obj = det_objs[i] if i < len(det_objs) else None
                 out.append(
                     _plain(
                         {
+                            "key": m["name"] if len(dets) == 1 else f"{m['name']}#{i}",
                             "name": m["name"],
                             "on": m.get("on"),
                             "model": m.get("model"),
-                            "fields": m.get("fields"),
+                            "fields": fields,
                             "alerts": m.get("alerts"),
                             "action": m.get("action"),
                             "detector": d.get("detector"),
-                            "field": d.get("field") or ",".join(m.get("fields") or []),
+                            "kind": getattr(config, "kind", None),
+                            "params": params if isinstance(params, dict) else None,
+                            "field": d.get("field") or ",".join(fields),
                             "statistic": d.get("last_statistic"),
                             "threshold": d.get("threshold"),
+                            "statistic_kind": _statistic_kind(obj),
                             "drift": d.get("drift"),
                             "calibration": d.get("calibration_status"),
+                            "events": m.get("events"),
+                            "episodes_on": m.get("episodes_on"),
+                            "episodes": m.get("episodes"),
+                            "suppressed": m.get("suppressed"),
+                            "state": monitor_state(field_states),
+                            "field_states": field_states,
+                            "recent_episodes": m.get("recent_episodes") or [],
                         }
                     )
                 )
@@ -89,6 +140,16 @@ def drift(engine: Any) -> list[dict[str, Any]]:
             entry.update(plain if isinstance(plain, dict) else {"state": plain})
         out.append(entry)
     return out
+
+
+def features(engine: Any) -> dict[str, int] | None:
+    """The feature stage's counters (``keys``, ``late``, ``late_dropped``, ``late_included``,
+    ``out_of_order``, ``evictions_ttl``, ``evictions_lru``, ``events``, ``errors``, ``labels``),
+    or None when the engine has no feature set (cheap: a dict copy and a sum over key tables)."""
+    stats = getattr(getattr(engine, "features", None), "stats", None)
+    if not callable(stats):
+        return None
+    return {str(k): int(v) for k, v in stats().items()}
 
 
 def snapshot_store(engine: Any) -> Any:

@@ -2,9 +2,10 @@
 
 On the hot path only counters are incremented and one histogram observation is made per engine
 round (not per event). Everything per model (rolling metric, traffic share), the labels (pending,
-expired, evicted), drift statistics and the snapshot age are read at scrape time from the summary
-the engine's owner task caches every ``metrics_interval`` seconds: a scrape never touches the
-engine.
+expired, evicted), drift (statistic, threshold, state, episodes), the feature stage's counters
+and the snapshot age are read at scrape time from the summary the engine's owner task caches
+every ``metrics_interval`` seconds: a scrape never touches the engine. Every label is bounded
+by the configuration (models, metrics, monitors, watched fields, a fixed set of states).
 """
 
 from __future__ import annotations
@@ -107,24 +108,83 @@ class _SummaryCollector(Collector):
             c = CounterMetricFamily(f"stream_ml_labels_{key}", f"Pending predictions {key}",
                                     value=float(labels.get(key, 0)))  # fmt: skip
             yield c
-        stat = GaugeMetricFamily("stream_ml_drift_statistic", "Latest drift statistic",
-                                 labels=["detector", "field"])  # fmt: skip
-        thr = GaugeMetricFamily("stream_ml_drift_threshold", "Drift threshold",
-                                labels=["detector", "field"])  # fmt: skip
-        for d in s.get("drift") or []:
-            lab = [str(d.get("detector")), str(d.get("field"))]
-            for fam, name in ((stat, "statistic"), (thr, "threshold")):
-                value = _num(d.get(name))
-                if value is not None:
-                    fam.add_metric(lab, value)
-        yield stat
-        yield thr
+        yield from _drift(s.get("drift") or [])
         alarms = CounterMetricFamily("stream_ml_drift_alarms", "Drift alarms seen",
                                      labels=["detector", "field"])  # fmt: skip
         for (det, field), n in (s.get("alarms") or {}).items():
             alarms.add_metric([str(det), str(field)], float(n))
         yield alarms
+        features = s.get("features")
+        if isinstance(features, dict):
+            yield from _features(features)
         age = s.get("snapshot_age")
         if age is not None:
             yield GaugeMetricFamily("stream_ml_snapshot_age_seconds", "Age of the latest snapshot",
                                     value=float(age))  # fmt: skip
+
+
+def _drift(entries: list[dict[str, Any]]) -> Iterator[Any]:
+    """Per detector (``monitor`` is its key): statistic, threshold, state; per monitor:
+    episodes and the alerts its rate limit suppressed. Labels are bounded by the config."""
+    lab = ["monitor", "detector", "field"]
+    stat = GaugeMetricFamily("stream_ml_drift_statistic", "Latest drift statistic (detectors "
+                             "with one per check; River's have none)", labels=lab)  # fmt: skip
+    thr = GaugeMetricFamily("stream_ml_drift_threshold", "Drift threshold", labels=lab)
+    state = GaugeMetricFamily("stream_ml_drift_state", "1 for each watched field's current "
+                              "state (ok, drifting, recovered)",
+                              labels=["monitor", "field", "state"])  # fmt: skip
+    episodes = CounterMetricFamily("stream_ml_drift_episodes", "Drift episodes opened",
+                                   labels=["monitor"])  # fmt: skip
+    suppressed = CounterMetricFamily("stream_ml_drift_suppressed", "Episodes not alerted "
+                                     "(the monitor's rate limit)", labels=["monitor"])  # fmt: skip
+    seen: set[str] = set()
+    for d in entries:
+        key = str(d.get("key") or d.get("name"))
+        labels = [key, str(d.get("detector")), str(d.get("field"))]
+        for fam, name in ((stat, "statistic"), (thr, "threshold")):
+            value = _num(d.get(name))
+            if value is not None:
+                fam.add_metric(labels, value)
+        name = str(d.get("name"))
+        if name in seen:  # the monitor's own counts repeat on each of its detectors
+            continue
+        seen.add(name)
+        for field, current in (d.get("field_states") or {}).items():
+            for st in ("ok", "drifting", "recovered"):
+                state.add_metric([name, str(field), st], 1.0 if current == st else 0.0)
+        for counter, k in ((episodes, "episodes"), (suppressed, "suppressed")):
+            value = _num(d.get(k))
+            if value is not None:
+                counter.add_metric([name], value)
+    yield from (stat, thr, state, episodes, suppressed)
+
+
+_FEATURE_HELP = (
+    ("events", "Events through the feature stage"),
+    ("labels", "Labels through the feature stage (target features)"),
+    ("errors", "Events the feature stage refused"),
+    ("out_of_order", "Events older than the newest seen (within lateness)"),
+)
+
+
+def _features(f: dict[str, Any]) -> Iterator[Any]:
+    """The feature stage's counters (``summary()["features"]``)."""
+
+    def count(key: str) -> float:
+        v = _num(f.get(key))
+        return v if v is not None else 0.0
+
+    yield GaugeMetricFamily("stream_ml_feature_keys", "Entity keys held by the feature stage",
+                            value=count("keys"))  # fmt: skip
+    for key, help in _FEATURE_HELP:
+        yield CounterMetricFamily(f"stream_ml_feature_{key}", help, value=count(key))
+    late = CounterMetricFamily("stream_ml_feature_late_events", "Events behind the watermark, "
+                               "by what was done with them", labels=["outcome"])  # fmt: skip
+    for outcome in ("dropped", "included"):
+        late.add_metric([outcome], count(f"late_{outcome}"))
+    yield late
+    evictions = CounterMetricFamily("stream_ml_feature_evictions", "Keys evicted, by reason",
+                             labels=["reason"])  # fmt: skip
+    for reason in ("ttl", "lru"):
+        evictions.add_metric([reason], count(f"evictions_{reason}"))
+    yield evictions
