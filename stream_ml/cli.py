@@ -306,6 +306,11 @@ def _register() -> None:
 
     main.add_command(snapshots)
     main.add_command(serve)
+    from stream_ml.cli_continual import backtest, card, freshness
+
+    main.add_command(freshness)
+    main.add_command(backtest)
+    main.add_command(card)
 
 
 _register()
