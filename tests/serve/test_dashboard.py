@@ -119,6 +119,11 @@ def test_history_charts_and_a_drawn_episode_from_the_first_second(serve, browser
     assert "waiting for data" in early.inner_text("#alarms")
     assert early.locator("#alarms.ok").count() == 0  # no green before any data
     assert early.locator("#chart-metric.waiting").count() == 1
+    # few updates yet: still a window of a minute around now (uPlot alone drew years for one)
+    spans = early.evaluate(
+        "Object.values(window.dash.charts).map(u => [u.scales.x.min, u.scales.x.max])"
+    )
+    assert spans and all(time.time() - 120 < lo < hi < time.time() + 60 for lo, hi in spans)
     with connect(f"{server.ws_url}/v1/stream") as ws:
         for m in shifted_stream(800):
             ws.send(json.dumps(m))

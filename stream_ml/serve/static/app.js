@@ -63,9 +63,12 @@
   // -- charts (uPlot) ---------------------------------------------------------------------------
   // spec: {panel, title, lines: [{key, label, dash?, scale?, step?}], axes: [{scale, label}],
   //        episodes?: driftKey}; one y axis per unit (a scale), never two units on one axis.
-  function xRange(u, min, max) {
-    if (min === null || max === null) { const now = Date.now() / 1000; return [now - 60, now]; }
-    return min === max ? [min - 30, max + 30] : [min, max];
+  // The time window every chart shows: the history's first to last update. uPlot's own range
+  // for a single time value is years wide (it drew 2027-2029 for one point), so it is set here.
+  function xWindow() {
+    if (!state.ts.length) { const now = Date.now() / 1000; return [now - 60, now]; }
+    const lo = state.ts[0], hi = state.ts[state.ts.length - 1];
+    return hi - lo < 1 ? [hi - 30, hi + 30] : [lo, hi];
   }
   function shade(name, u) {
     const spec = state.specs[name]; if (!spec || !spec.episodes) return;
@@ -95,7 +98,7 @@
       if (state.charts[name]) state.charts[name].destroy();
       const box = spec.box;
       box.querySelectorAll(".uplot").forEach((c) => c.remove());
-      const scales = { x: { time: true, range: xRange } };
+      const scales = { x: { time: true } };
       spec.axes.forEach((a) => { scales[a.scale] = a.range ? { range: a.range } : { auto: true }; });
       const axes = [{ stroke: "#9aa7b4", grid: { stroke: "#2d3742" }, label: "server time (wall clock, local)", labelSize: 20 }]
         .concat(spec.axes.map((a, i) => ({
@@ -121,6 +124,8 @@
     } else {
       state.charts[name].setData(data(spec));
     }
+    const [lo, hi] = xWindow();
+    state.charts[name].setScale("x", { min: lo, max: hi });
     spec.box.classList.toggle("waiting", isWaiting(spec));
   }
   function data(spec) {
