@@ -230,8 +230,8 @@
     $("features-panel").hidden = false;
     chart("features", { box: $("chart-features"),
       axes: [{ scale: "keys", label: "keys held" }, { scale: "perint", label: "events per update" }],
-      lines: [{ key: "features:keys", label: "keys", scale: "keys" }]
-        .concat(FEATURE_LINES.map((k) => ({ key: `features:${k}`, label: k.replace("_", " "), scale: "perint" }))) });
+      lines: [{ key: "features:keys", label: "keys", scale: "keys", color: "#e6edf3" }]
+        .concat(FEATURE_LINES.map((k) => ({ key: `features:${k}`, label: k.replace(/_/g, " "), scale: "perint" }))) });
   }
 
   function showFeatureCounts(f) {
