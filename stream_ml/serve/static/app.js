@@ -166,7 +166,7 @@
   // -- rendering --------------------------------------------------------------------------------
   function render() {
     const models = ordered(names("traffic:").map((k) => k.slice(8)));
-    const metricNames = [...new Set(names("metric:").map((k) => k.split(":").slice(2).join(":")))];
+    const metricNames = [...new Set(names("metric:").map((k) => k.slice(k.lastIndexOf(":") + 1)))];
     if (metricNames.length && !metricNames.includes(state.metric)) state.metric = metricNames[0];
     const sel = $("metric-select");
     if (sel.options.length !== metricNames.length) {
@@ -174,7 +174,8 @@
     }
     sel.value = state.metric || ""; sel.hidden = metricNames.length < 2;
     $("metric-name").textContent = state.metric || "metric";
-    const metricModels = ordered([...new Set(names("metric:").map((k) => k.split(":")[1]))]);
+    // metric:<model>:<metric>: a metric name has no colon, a model name may
+    const metricModels = ordered([...new Set(names("metric:").map((k) => k.slice(7, k.lastIndexOf(":"))))]);
     chart("metric", { box: $("chart-metric"), axes: [{ scale: "metric", label: state.metric || "metric" }],
       lines: metricModels.map((m) => ({ key: `metric:${m}:${state.metric}`, label: m })) });
     chart("traffic", { box: $("chart-traffic"), axes: [{ scale: "share", label: "share of predictions", range: [0, 1] }],
