@@ -90,11 +90,16 @@ class FreshnessReport:
 
     def markdown(self, *, seconds: bool = True) -> str:
         """The report as a Markdown table (one row per slot); ``seconds=False`` leaves the wall
-        time out (for output that must not change from run to run)."""
+        time out (for output that must not change from run to run).
+
+        ``scored``: a model with no answer yet (an empty Hoeffding tree) is not scored (River's
+        rule), so a policy that serves an untrained model for long is scored on fewer, later
+        events than continual learning: compare the rolling values then."""
         m = self.metrics[0]
         head = [
             "model",
             "policy",
+            "scored",
             m,
             "gap to continual",
             f"rolling {m}",
@@ -103,17 +108,18 @@ class FreshnessReport:
             "publishes",
         ]
         if self.drift_points:
-            head.insert(6, f"rolling {m} after drift")
+            head.insert(7, f"rolling {m} after drift")
         if seconds:
             head.append("learn s")
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.rows:
-            cells = [r["model"], r["policy"], _num(r["metrics"][m]), _num(r["gap"][m], sign=True),
+            cells = [r["model"], r["policy"], str(r["scored"]), _num(r["metrics"][m]),
+                     _num(r["gap"][m], sign=True),
                      _num(r["rolling"][m]), _num(r["rolling_gap"][m], sign=True),
                      str(r["updates"]), str(r["publishes"])]  # fmt: skip
             if self.drift_points:
                 after = [a[m] for a in r["after_drift"]]
-                cells.insert(6, " / ".join(_num(a) for a in after))
+                cells.insert(7, " / ".join(_num(a) for a in after))
             if seconds:
                 cells.append(f"{r['seconds']:.2f}")
             lines.append("| " + " | ".join(cells) + " |")
