@@ -236,3 +236,29 @@ def test_a_window_typo_names_the_feature(tmp_path, cli_env, python):
     with pytest.raises(ConfigError, match=r"features\[1\] \(agg = 'mean', on = 'feat_1'"):
         parse_config({"models": {"lr": {"model": "linear_model.LogisticRegression()"}},
                       "features": [{"agg": "count", "by": "u"}, unnamed]})  # fmt: skip
+
+
+def test_bytewax_dead_letters_are_located_as_the_replay_locates(tmp_path):
+    """A keyed dataflow's dead letter (a row without a key) names ``file:line`` as the
+    replay's error record does, given the source's ``location``."""
+    from connectors import MemorySink
+    from stream_ml.runtime.build import build_replay, close_replay
+    from stream_ml.runtime.bytewax.decode import DEAD_LETTER, Decoder
+
+    path = tmp_path / "k.csv"
+    path.write_text("store,a,y\ns1,1,0\n\ns2,2,1\n,3,0\ns1,maybe,1\n")
+    cfg = parse_config({"source": {"kind": "csv", "path": str(path), "target": "y",
+                                   "key": "store"},
+                        "models": {"lr": {"model": "linear_model.LogisticRegression()"}}})  # fmt: skip
+    sink = MemorySink()
+    replay = build_replay(cfg, extra_sinks=[sink])
+    try:
+        replay.run()
+    finally:
+        close_replay(replay)
+    ref = {o["id"]: o for o in sink.outputs if o["kind"] == "error"}
+    src, rows = build_source(cfg.source)
+    dec = Decoder(rows, keyed=True, locate=src.location)
+    dead = {v["id"]: v for k, v in dec.batch(list(src.read())) if k == DEAD_LETTER}
+    assert dead == ref and set(dead) == {"error:1", "error:3", "error:4"}
+    assert [dead[i]["offset"] for i in sorted(dead)] == ["k.csv:3", "k.csv:5", "k.csv:6"]

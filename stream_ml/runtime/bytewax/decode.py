@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 from stream_ml.errors import MalformedMessageError, MissingFieldError, StreamMLError
@@ -64,11 +65,20 @@ class Decoder:
         Bytewax state holds the engines of many keys (:mod:`~stream_ml.runtime.bytewax.logic`);
         ``None`` routes by the key itself (one Bytewax state per key).
     where
-        Names the source in error outputs (``where:offset``).
+        Names the source in error outputs (``where:offset``) when there is no ``locate``.
+    locate
+        Maps an offset to the location error outputs name (the source's ``location``:
+        ``file:line``), as the engine's driver names the errors it counts; so a dead letter
+        names its record as the embedded replay does.
+
+    >>> Decoder(None, keyed=True, locate=lambda o: f"m.jsonl:{o + 1}").dead(
+    ...     ValueError("x"), 57)["offset"]
+    'm.jsonl:58'
     """
 
     def __init__(self, rows: Any = None, *, keyed: bool = False, where: str = "source",
-                 groups: int | None = DEFAULT_GROUPS) -> None:  # fmt: skip
+                 groups: int | None = DEFAULT_GROUPS,
+                 locate: Callable[[Any], Any] | None = None) -> None:  # fmt: skip
         if keyed and rows is not None and rows.key is None:
             from stream_ml.errors import ConfigError
 
@@ -76,6 +86,7 @@ class Decoder:
         self.rows = rows
         self.keyed = keyed
         self.where = where
+        self.locate = locate
         if groups is not None and groups < 1:
             raise ValueError(f"groups must be >= 1 or None, got {groups}")
         self.groups = groups if keyed else None
@@ -87,7 +98,8 @@ class Decoder:
     def _dead(self, err: Exception, offset: Any) -> tuple[str, Any]:
         if not self.keyed and isinstance(err, StreamMLError):
             return GLOBAL_KEY, (offset, err)  # the engine's driver counts it
-        return DEAD_LETTER, error_output(err, f"{self.where}:{offset}", offset)
+        where = self.locate(offset) if self.locate is not None else f"{self.where}:{offset}"
+        return DEAD_LETTER, error_output(err, where, offset)
 
     def one(self, offset: Any, record: Any) -> tuple[str, Any]:
         """Decode one record (see the module docstring)."""
