@@ -2,6 +2,7 @@
 
 Run:  python benchmarks/bench_experiments.py            (about 4 minutes on one core)
       python benchmarks/bench_experiments.py swap       (section 3 only, about 2 minutes)
+      python benchmarks/bench_experiments.py aa         (section 4 only, about 5 minutes)
 
 1. Thompson routing regret on 10 Bernoulli arms (means ~ U(0.1, 0.9) per seed), 10k events,
    20 seeds, against ``river.bandit.ThompsonSampling(reward_obj=river.proba.Beta(), seed=...)``
@@ -22,6 +23,14 @@ Run:  python benchmarks/bench_experiments.py            (about 4 minutes on one 
    ``discount`` / ``window`` / ``share`` options) and for River's ``ThompsonSampling`` and
    ``UCB(delta=1)``: the share of the second half's pulls on the new best arm (median, min) and
    the total pseudo-regret (mean, and the ratio to River's Thompson sampling).
+4. Small-sample sequential tests (issue #13): A/A through ``ABRouter`` (two arms, weights 1:1,
+   keyless events so arms are drawn by the engine generator, Bernoulli(0.30) rewards for both),
+   200 runs (seeds 0-199) x 10,000 events, the test checked after every event
+   (``check_every=1``), for ``test="betting"`` (the default) and ``test="msprt"`` (the previous
+   default), alpha 0.05, tau 0.05: false positives, how many before event 1,000, and the
+   events at which they happened. Power: 0.30 (control) vs 0.33, 100 runs (seeds 1000-1099) of
+   up to 100,000 events each, same checks: decided right / wrong / not at all, and the median
+   (quartiles) of the events to decide.
 """
 
 from __future__ import annotations
@@ -33,7 +42,13 @@ from statistics import NormalDist
 import numpy as np
 from river import bandit, proba
 
-from stream_ml.experiments import EpsilonGreedyConfig, Exp3Config, ThompsonConfig, UCBConfig
+from stream_ml.experiments import (
+    ABConfig,
+    EpsilonGreedyConfig,
+    Exp3Config,
+    ThompsonConfig,
+    UCBConfig,
+)
 from stream_ml.experiments.sensitivity import (
     ClickModelConfig,
     QueryPool,
@@ -225,14 +240,68 @@ def swap() -> None:
     print()
 
 
+AA_RUNS, AA_EVENTS, POWER_RUNS, POWER_MAX = 200, 10_000, 100, 100_000
+
+
+def first_decision(test: str, p_b: float, seed: int, events: int) -> tuple[int | None, str]:
+    """Events until an A/B router (checked after every event) decides, and for which arm."""
+    router = ABConfig(control="a", test=test, check_every=1).build(["a", "b"])
+    rng, env = np.random.default_rng(seed), np.random.default_rng(seed + 50_000)
+    u = env.random(events)
+    comparison = router.comparison
+    for i in range(events):
+        d = router.route(None, rng)
+        router.reward(d, float(u[i] < (p_b if d.arm == "b" else 0.30)))
+        if comparison.winner is not None:
+            return i + 1, comparison.winner
+    return None, ""
+
+
+def aa() -> None:
+    print(
+        f"## Sequential tests at small n: A/A, {AA_RUNS} runs x {AA_EVENTS} events, checked "
+        "after every event (alpha 0.05, tau 0.05)\n"
+    )
+    print("| test | false positives | rate | before event 1,000 | events of the false positives |")
+    print("|---|---|---|---|---|")
+    for test in ("betting", "msprt"):
+        hits = [first_decision(test, 0.30, s, AA_EVENTS)[0] for s in range(AA_RUNS)]
+        fp = sorted(h for h in hits if h is not None)
+        early = sum(h < 1000 for h in fp)
+        print(
+            f"| {test} | {len(fp)} / {AA_RUNS} | **{len(fp) / AA_RUNS:.3f}** | **{early}** "
+            f"| {', '.join(map(str, fp)) or '-'} |"
+        )
+    print(
+        f"\n## Power: 0.30 vs 0.33, {POWER_RUNS} runs of up to {POWER_MAX} events, checked after "
+        "every event\n"
+    )
+    print("| test | right | wrong | undecided | events to decide: median | quartiles |")
+    print("|---|---|---|---|---|---|")
+    for test in ("betting", "msprt"):
+        out = [first_decision(test, 0.33, 1000 + s, POWER_MAX) for s in range(POWER_RUNS)]
+        right = [n for n, w in out if w == "b"]
+        wrong = sum(w == "a" for _, w in out)
+        events = [n if n is not None else POWER_MAX for n, _ in out]
+        q1, q2, q3 = np.percentile(events, [25, 50, 75])
+        print(
+            f"| {test} | {len(right)} | {wrong} | {sum(n is None for n, _ in out)} | "
+            f"**{q2:.0f}** | {q1:.0f} - {q3:.0f} |"
+        )
+    print()
+
+
 def main(argv: list[str]) -> None:
     t0 = time.perf_counter()
     if argv[1:] == ["swap"]:
         swap()
+    elif argv[1:] == ["aa"]:
+        aa()
     else:
         thompson()
         sensitivity()
         swap()
+        aa()
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 
 

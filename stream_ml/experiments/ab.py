@@ -5,9 +5,13 @@ same in every process), so an entity always sees the same arm; an event without 
 assigned by the engine's generator. Either way the propensity of an arm is its weight: the
 probability over keys (or over draws) that the arm is chosen.
 
-Each treatment is compared with the control by an mSPRT (Johari et al. 2017), so the
-dashboard can be watched at every event without inflating false positives. With
-``promote_when_decided`` the winner serves everything once the test decides.
+Each treatment is compared with the control by an always-valid test, so the dashboard can be
+watched at every event without inflating false positives: by default (``test = "betting"``) a
+betting test on the paired differences (Waudby-Smith & Ramdas 2023), exact at every sample size
+for rewards in [0, 1], which spends little of its type-I error in the first thousand events;
+``test = "msprt"`` keeps the mixture SPRT (Johari et al. 2017) on plug-in variances
+(:mod:`stream_ml.experiments.comparison`). With ``promote_when_decided`` the winner serves
+everything once the test decides.
 
 Burn-in. The mSPRT assumes each arm's reward has one mean, and its p-value is a running minimum
 and its confidence sequence a running intersection: early evidence is never forgotten. When the
@@ -74,6 +78,7 @@ class ABRouter(BaseRouter):
         higher_is_better: bool = True,
         promote_when_decided: bool = False,
         burn_in: int = 0,
+        test: str = "betting",
         **common: Any,
     ) -> None:
         super().__init__(arms, **common)
@@ -91,6 +96,7 @@ class ABRouter(BaseRouter):
             min_samples=min_samples,
             higher_is_better=higher_is_better,
             burn_in=burn_in,
+            test=test,
         )
 
     def route(self, key: str | None, rng: np.random.Generator) -> Decision:
@@ -115,7 +121,8 @@ class ABRouter(BaseRouter):
         """Run the sequential test now; promote the winner if configured. Returns the winner."""
         winner = self.comparison.check(self.stats)
         if winner is not None and self.promote_when_decided and not self.promoting:
-            self._promote(winner, "mSPRT decided")
+            test = self.comparison.test
+            self._promote(winner, "mSPRT decided" if test == "msprt" else "betting test decided")
         return winner
 
     def summary(self) -> dict[str, Any]:
@@ -129,7 +136,8 @@ class ABRouter(BaseRouter):
 
 class ABConfig(RouterConfigBase):
     """Config of :class:`ABRouter`. ``weights`` default to equal shares of all models;
-    ``burn_in`` (default 0) the rewards per arm counted but not fed to the test (module docs)."""
+    ``burn_in`` (default 0) the rewards per arm counted but not fed to the test; ``test`` the
+    sequential test, ``"betting"`` (default) or ``"msprt"`` (module docs)."""
 
     kind: Literal["ab"] = "ab"
     weights: dict[str, float] | None = None
@@ -141,6 +149,7 @@ class ABConfig(RouterConfigBase):
     higher_is_better: bool = True
     promote_when_decided: bool = False
     burn_in: int = Field(0, ge=0)
+    test: Literal["betting", "msprt"] = "betting"
 
     def build(self, model_names: Sequence[str]) -> ABRouter:
         names = check_names(model_names, self.control, *(self.weights or {}))
@@ -162,5 +171,6 @@ class ABConfig(RouterConfigBase):
             higher_is_better=self.higher_is_better,
             promote_when_decided=self.promote_when_decided,
             burn_in=self.burn_in,
+            test=self.test,
             **self.common(),
         )

@@ -3,11 +3,19 @@
 Stage ``i`` sends a share ``schedule[i]`` of the traffic to the candidate (sticky by key: an
 entity with ``unit_hash(key) < share`` sees the candidate, so entities already in the canary stay
 in it as the share grows). The stage advances once the candidate has ``step_outcomes`` new
-outcomes. The guard compares the candidate with the primary by an always-valid confidence
-sequence (mSPRT, Johari et al. 2017) and aborts -- everything routes back to the primary -- as
-soon as the candidate is worse than the primary by more than ``margin`` with confidence
-``1 - alpha``, checked at every outcome. Outcomes come from ``reward`` (the served arm's metric)
-or from :meth:`CanaryRouter.record_outcome` (a guard metric such as an error or latency).
+outcomes. The guard compares the candidate with the primary by an always-valid test and
+aborts -- everything routes back to the primary -- as soon as the candidate is worse than the
+primary by more than ``margin`` at level ``alpha / 2`` (one-sided), checked at every outcome.
+By default (``test = "betting"``) the guard is a one-sided betting test on the paired
+differences candidate - primary (:class:`~stream_ml.experiments.stats.BettingTest`,
+Waudby-Smith & Ramdas 2023, null ``-margin``, or ``+margin`` with ``higher_is_better=False``),
+exact at every sample size for outcomes in [0, 1]; an outcome outside [0, 1] (a latency) makes
+it fall back to the mSPRT confidence sequence (Johari et al. 2017) for good, as
+``test = "msprt"`` does from the start. The betting guard pairs values in arrival order, so
+at a 1% share it has the power of the candidate's outcomes paired with as many of the
+primary's (the rest of the primary's outcomes are not used). Outcomes come from ``reward``
+(the served arm's metric) or from :meth:`CanaryRouter.record_outcome` (a guard metric such
+as an error or latency).
 
 Burn-in. With ``burn_in > 0`` the first ``burn_in`` outcomes of each arm are counted in its
 statistics (and in the ramp's ``step_outcomes``) but not fed to the guard, which uses per-arm
@@ -29,7 +37,7 @@ from stream_ml.experiments.base import BaseRouter, Promotion, check_names
 from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.errors import ExperimentConfigError
 from stream_ml.experiments.hashing import unit_hash
-from stream_ml.experiments.stats import BurnInStats, MixtureSPRT
+from stream_ml.experiments.stats import BettingTest, BurnInStats, MixtureSPRT
 
 RAMPING, ABORTED, COMPLETED = "ramping", "aborted", "completed"
 
@@ -66,8 +74,11 @@ class CanaryRouter(BaseRouter):
         higher_is_better: bool = True,
         promote_when_decided: bool = False,
         burn_in: int = 0,
+        test: str = "betting",
         **common: Any,
     ) -> None:
+        if test not in ("betting", "msprt"):
+            raise ExperimentConfigError(f"test must be 'betting' or 'msprt', got {test!r}")
         super().__init__([primary, candidate], **common)
         self.primary = primary
         self.candidate = candidate
@@ -77,6 +88,14 @@ class CanaryRouter(BaseRouter):
         self.higher_is_better = higher_is_better
         self.promote_when_decided = promote_when_decided
         self.guard = MixtureSPRT(tau=tau, alpha=alpha, min_samples=min_samples)
+        # differences of values in [0, 1] lie in [-1, 1]: a margin of 1 or more never fails
+        m = min(margin, 1.0 - 1e-9) * (-1.0 if higher_is_better else 1.0)
+        self.bet: BettingTest | None = (
+            BettingTest(alpha, tau, theta0=m, sides=("down",) if higher_is_better else ("up",))
+            if test == "betting"
+            else None
+        )
+        self.bounded = True  # every outcome fed to the betting guard so far in [0, 1]
         self.burn = BurnInStats(self.arms, burn_in)
         self.state = RAMPING
         self.stage = 0
@@ -84,8 +103,11 @@ class CanaryRouter(BaseRouter):
         self._set_share(self.schedule[0])
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        # a canary pickled before burn-in existed guarded from the first outcome
+        # a canary pickled before burn-in existed guarded from the first outcome, one pickled
+        # before the betting guard by its mSPRT
         state.setdefault("burn", BurnInStats((), 0))
+        state.setdefault("bet", None)
+        state.setdefault("bounded", True)
         self.__dict__.update(state)
 
     @property
@@ -109,17 +131,36 @@ class CanaryRouter(BaseRouter):
         p = self.primary
         return self._issue(p, (p,), 1.0 - share, p, self._probs)
 
+    @property
+    def test(self) -> str:
+        """The guard's test now: ``"betting"`` or ``"msprt"`` (module docs)."""
+        return "betting" if self.bet is not None and self.bounded else "msprt"
+
+    def _observe(self, arm: str, value: float) -> None:
+        n = self.stats[arm].n
+        self.burn.observe(arm, value, n)
+        bet = self.bet
+        if bet is None or not self.bounded or (self.burn.burn_in and n <= self.burn.burn_in):
+            return
+        if not 0.0 <= value <= 1.0:
+            self.bounded = False
+        elif arm == self.primary:
+            bet.update_a(value)
+        else:
+            bet.update_b(value)
+
     def _learn(self, decision: Decision, value: float) -> None:
-        arm = decision.arm
-        self.burn.observe(arm, value, self.stats[arm].n)
-        self._step(arm)
+        self._observe(decision.arm, value)
+        self._step(decision.arm)
 
     def record_outcome(self, arm: str, value: float) -> None:
         super().record_outcome(arm, value)
-        self.burn.observe(arm, float(value), self.stats[arm].n)
+        self._observe(arm, float(value))
         self._step(arm)
 
     def _guard_failed(self) -> bool:
+        if self.bet is not None and self.bounded:
+            return self.bet.check()  # one-sided: rejects only "worse by more than margin"
         g = self.guard
         tested = self.burn.view(self.stats)
         g.update(tested[self.primary], tested[self.candidate])
@@ -161,7 +202,12 @@ class CanaryRouter(BaseRouter):
             stage=self.stage,
             share=self.share,
             schedule=list(self.schedule),
-            guard={**self.guard.as_dict(), "margin": self.margin},
+            guard={
+                **(self.bet.as_dict() if self.test == "betting" and self.bet else {}),
+                **({} if self.test == "betting" else self.guard.as_dict()),
+                "margin": self.margin,
+                "kind": self.test,
+            },
             burn_in=self.burn.as_dict(self.stats, self.confidence),
         )
         return out
@@ -169,7 +215,8 @@ class CanaryRouter(BaseRouter):
 
 class CanaryConfig(RouterConfigBase):
     """Config of :class:`CanaryRouter`: a ramp ``schedule`` of candidate shares in (0, 1];
-    ``burn_in`` (default 0) the outcomes per arm counted but not fed to the guard (module docs)."""
+    ``burn_in`` (default 0) the outcomes per arm counted but not fed to the guard; ``test`` the
+    guard's test, ``"betting"`` (default) or ``"msprt"`` (module docs)."""
 
     kind: Literal["canary"] = "canary"
     primary: str | None = None
@@ -183,6 +230,7 @@ class CanaryConfig(RouterConfigBase):
     higher_is_better: bool = True
     promote_when_decided: bool = False
     burn_in: int = Field(0, ge=0)
+    test: Literal["betting", "msprt"] = "betting"
 
     @field_validator("schedule")
     @classmethod
@@ -210,5 +258,6 @@ class CanaryConfig(RouterConfigBase):
             higher_is_better=self.higher_is_better,
             promote_when_decided=self.promote_when_decided,
             burn_in=self.burn_in,
+            test=self.test,
             **self.common(),
         )

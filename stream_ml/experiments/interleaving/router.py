@@ -14,8 +14,12 @@ Protocol with the engine:
    asking for a summary.
 
 Per pair the router reports wins, losses, ties, the sign test (``scipy.stats.binomtest``, a
-fixed-sample test) and an always-valid mSPRT on the mean outcome (Johari et al. 2017), which is
-the one used for "decided", so that watching the dashboard does not inflate false positives.
+fixed-sample test) and an always-valid sequential test on the outcomes (+1 / 0 / -1), which is
+the one used for "decided", so that watching the dashboard does not inflate false positives:
+by default (``test = "betting"``) a betting test (:class:`~stream_ml.experiments.stats.
+BettingTest`, Waudby-Smith & Ramdas 2023), exact at every number of comparisons, so that its
+type-I error is not spent right after ``min_samples`` as the mSPRT's plug-in variance did;
+``test = "msprt"`` keeps the mixture SPRT on the mean outcome (Johari et al. 2017).
 
 Burn-in. The mSPRT assumes the outcome has one mean. While the rankers are still learning it
 does not: a ranker that starts badly and learns fast loses the early comparisons and wins the
@@ -45,7 +49,7 @@ from stream_ml.experiments.interleaving.balanced import Balanced
 from stream_ml.experiments.interleaving.base import Credit, Interleaved, Method, Rankings, pairs
 from stream_ml.experiments.interleaving.probabilistic import Probabilistic
 from stream_ml.experiments.interleaving.team_draft import TeamDraft
-from stream_ml.experiments.stats import ArmStats, MixtureSPRT, sign_test
+from stream_ml.experiments.stats import ArmStats, BettingTest, MixtureSPRT, sign_test
 
 #: Default burn-in: credited comparisons before the sequential tests are fed (module docs).
 BURN_IN = 1000
@@ -66,18 +70,35 @@ class _Pair:
     """One pair's counts over every credited comparison, and its sequential test, fed with the
     outcomes after the burn-in (``tested``)."""
 
-    __slots__ = ("losses", "outcome", "test", "tested", "ties", "wins")
+    __slots__ = ("bet", "losses", "outcome", "test", "tested", "ties", "wins")
 
-    def __init__(self, alpha: float, tau: float, min_samples: int) -> None:
+    def __init__(self, alpha: float, tau: float, min_samples: int, betting: bool = True) -> None:
         self.wins = self.losses = self.ties = 0
         self.outcome = ArmStats()
         self.tested = ArmStats()
         self.test = MixtureSPRT(tau=tau, alpha=alpha, min_samples=min_samples)
+        self.bet: BettingTest | None = BettingTest(alpha, tau) if betting else None
 
     def restart(self) -> None:
         """A fresh test with the same parameters; the counts go on."""
         self.tested = ArmStats()
         self.test.reset()
+        if self.bet is not None:
+            self.bet.reset()
+
+    def sign(self) -> int:
+        """+1 once the first ranker is decided better, -1 worse, 0 not yet."""
+        if self.bet is not None:
+            self.bet.check()
+            return self.bet.direction
+        self.test.update_one(self.tested)
+        if not self.test.rejected:
+            return 0
+        return 1 if self.test.low > 0 else -1 if self.test.high < 0 else 0
+
+    def evidence(self) -> dict[str, Any]:
+        """The deciding test's evidence."""
+        return self.bet.as_dict() if self.bet is not None else self.test.as_dict()
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -87,6 +108,7 @@ class _Pair:
             state = {**(state[0] or {}), **state[1]}
         # a router pickled before burn-in existed fed every outcome to its test
         state.setdefault("tested", copy.copy(state["outcome"]))
+        state.setdefault("bet", None)  # and before the betting test, decided by its mSPRT
         for name, value in state.items():
             setattr(self, name, value)
 
@@ -112,6 +134,13 @@ class InterleavingRouter(BaseRouter):
 
     kind = "interleaving"
     merges = True
+
+    @property
+    def test(self) -> str:
+        """The pairs' sequential test: ``"betting"`` or ``"msprt"`` (module docs)."""
+        first = next(iter(self.pairs.values()), None)
+        return "betting" if first is not None and first.bet is not None else "msprt"
+
     # class-level defaults for a router pickled before burn-in existed (its test saw everything)
     burn_in = 0
     check_every = 0  # and it was only checked when asked (check(), summary())
@@ -132,9 +161,12 @@ class InterleavingRouter(BaseRouter):
         burn_in: int = BURN_IN,
         check_every: int = 10,
         promote_when_decided: bool = False,
+        test: str = "betting",
         **common: Any,
     ) -> None:
         super().__init__(rankers, **common)
+        if test not in ("betting", "msprt"):
+            raise ExperimentConfigError(f"test must be 'betting' or 'msprt', got {test!r}")
         if method == "balanced" and len(self.arms) != 2:
             raise ExperimentConfigError("balanced interleaving takes exactly two rankers")
         if burn_in < 0:
@@ -145,7 +177,8 @@ class InterleavingRouter(BaseRouter):
         self.length = length
         self.promote_when_decided = promote_when_decided
         k = max(len(self.arms) * (len(self.arms) - 1) // 2, 1)
-        self.pairs = {p: _Pair(alpha / k, tau, min_samples) for p in pairs(self.arms)}
+        betting = test == "betting"
+        self.pairs = {p: _Pair(alpha / k, tau, min_samples, betting) for p in pairs(self.arms)}
         self._probs = {a: 1.0 / len(self.arms) for a in self.arms}
         self.winner: str | None = None
         self.burn_in = burn_in
@@ -203,6 +236,8 @@ class InterleavingRouter(BaseRouter):
             st.outcome.update(o)
             if tested:
                 st.tested.update(o)
+                if st.bet is not None:
+                    st.bet.add(max(-1.0, min(1.0, float(o))))
         if tested and self.check_every and self.compared % self.check_every == 0:
             self.check()
         return result
@@ -241,23 +276,23 @@ class InterleavingRouter(BaseRouter):
             return self.winner
         beats: dict[str, set[str]] = {a: set() for a in self.arms}
         for (r, s), st in self.pairs.items():
-            st.test.update_one(st.tested)
-            if st.test.rejected:
-                if st.test.low > 0:
-                    beats[r].add(s)
-                elif st.test.high < 0:
-                    beats[s].add(r)
+            sign = st.sign()
+            if sign > 0:
+                beats[r].add(s)
+            elif sign < 0:
+                beats[s].add(r)
         for a, beaten in beats.items():
             if len(beaten) == len(self.arms) - 1:
                 self.winner = a
                 if self.promote_when_decided:
-                    self._promote(a, "interleaving decided (mSPRT on outcomes)")
+                    self._promote(a, f"interleaving decided ({self.test} test on outcomes)")
         return self.winner
 
     def summary(self) -> dict[str, Any]:
         self.check()
         out = super().summary()
         out["method"] = self.method.name
+        out["test"] = self.test
         out["status"] = "decided" if self.winner is not None else "not yet"
         out["winner"] = self.winner
         out["burn_in"] = {
@@ -276,7 +311,7 @@ class InterleavingRouter(BaseRouter):
                 "mean_outcome": st.outcome.mean,
                 "tested": st.tested.n,
                 "tested_mean_outcome": st.tested.mean,
-                "sequential": st.test.as_dict(),
+                "sequential": st.evidence(),
             }
             for (r, s), st in self.pairs.items()
         }
@@ -286,7 +321,8 @@ class InterleavingRouter(BaseRouter):
 class InterleavingConfig(RouterConfigBase):
     """Config of :class:`InterleavingRouter`: ``method`` is team_draft, balanced or
     probabilistic; ``length`` the merged list length (default: longest ranking); ``burn_in``
-    the credited comparisons counted but not fed to the sequential test (module docs)."""
+    the credited comparisons counted but not fed to the sequential test; ``test`` that test,
+    ``"betting"`` (default) or ``"msprt"`` (module docs)."""
 
     kind: Literal["interleaving"] = "interleaving"
     method: Literal["team_draft", "balanced", "probabilistic"] = "team_draft"
@@ -298,6 +334,7 @@ class InterleavingConfig(RouterConfigBase):
     burn_in: int = Field(BURN_IN, ge=0)
     check_every: int = Field(10, ge=1)
     promote_when_decided: bool = False
+    test: Literal["betting", "msprt"] = "betting"
 
     def build(self, model_names: Sequence[str]) -> InterleavingRouter:
         names = check_names(model_names)
@@ -314,5 +351,6 @@ class InterleavingConfig(RouterConfigBase):
             burn_in=self.burn_in,
             check_every=self.check_every,
             promote_when_decided=self.promote_when_decided,
+            test=self.test,
             **self.common(),
         )
