@@ -160,14 +160,22 @@ def _print_freshness(report: Any) -> None:
     m = report.metrics[0]
     table = Table(title=f"freshness: {report.source}, {report.events} events, "
                         f"{report.labels} labels")  # fmt: skip
-    for col in ("model", "policy", "scored", m, "gap to continual", f"rolling {m}", "rolling gap"):
+    for col in (
+        "model",
+        "policy",
+        "no answer",
+        m,
+        "gap to continual",
+        f"rolling {m}",
+        "rolling gap",
+    ):
         table.add_column(col, justify="left" if col in ("model", "policy") else "right")
     if report.drift_points:
         table.add_column(f"rolling {m} after drift", justify="right")
     for col in ("updates", "publishes", "learn s"):
         table.add_column(col, justify="right")
     for r in report.rows:
-        cells = [r["model"], r["policy"], str(r["scored"]), _fmt(r["metrics"][m]),
+        cells = [r["model"], r["policy"], str(r["unanswered"]), _fmt(r["metrics"][m]),
                  _fmt(r["gap"][m], True),
                  _fmt(r["rolling"][m]), _fmt(r["rolling_gap"][m], True)]  # fmt: skip
         if report.drift_points:

@@ -134,7 +134,8 @@ def backtest(
                     "version": info.version, "snapshot_events": info.events,
                     "snapshot_event_time": info.event_time, "model": slot.name,
                     "metrics": m["metrics"], "rolling": m["rolling"], "scored": m["scored"],
-                    "learned": slot.model.updates, "start": start, "records": replay.records,
+                    "learned": slot.model.updates, "unanswered": slot.model.unanswered,
+                    "start": start, "records": replay.records,
                 })  # fmt: skip
     finally:
         if own:

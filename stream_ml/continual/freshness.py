@@ -92,14 +92,15 @@ class FreshnessReport:
         """The report as a Markdown table (one row per slot); ``seconds=False`` leaves the wall
         time out (for output that must not change from run to run).
 
-        ``scored``: a model with no answer yet (an empty Hoeffding tree) is not scored (River's
-        rule), so a policy that serves an untrained model for long is scored on fewer, later
-        events than continual learning: compare the rolling values then."""
+        ``no answer``: predictions the served model had no answer for (an empty Hoeffding tree);
+        the metrics skip them (River's rule), so a policy that serves an untrained tree for long
+        is scored on fewer, later events than continual learning: compare the rolling values
+        then."""
         m = self.metrics[0]
         head = [
             "model",
             "policy",
-            "scored",
+            "no answer",
             m,
             "gap to continual",
             f"rolling {m}",
@@ -113,7 +114,7 @@ class FreshnessReport:
             head.append("learn s")
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in self.rows:
-            cells = [r["model"], r["policy"], str(r["scored"]), _num(r["metrics"][m]),
+            cells = [r["model"], r["policy"], str(r["unanswered"]), _num(r["metrics"][m]),
                      _num(r["gap"][m], sign=True),
                      _num(r["rolling"][m]), _num(r["rolling_gap"][m], sign=True),
                      str(r["updates"]), str(r["publishes"])]  # fmt: skip

@@ -291,6 +291,7 @@ class PolicyModel(base.Wrapper, base.Estimator):
         self.clock = clock
         self.schedule = policy.build(model)
         self.seconds = 0.0
+        self.unanswered = 0  # predictions the served model had no answer for (not scored)
 
     @property
     def _wrapped_model(self) -> Any:
@@ -315,20 +316,27 @@ class PolicyModel(base.Wrapper, base.Estimator):
         self.seconds += self.clock() - t0
 
     def cost(self) -> dict[str, Any]:
-        """Labels seen, inner ``learn_one`` calls, publications and seconds spent learning."""
+        """Labels seen, inner ``learn_one`` calls, publications, seconds spent learning, and
+        predictions the served model had no answer for (the metrics do not score those)."""
         s = self.schedule
         return {"labels": s.labels, "updates": s.updates, "publishes": s.publishes,
-                "seconds": self.seconds}  # fmt: skip
+                "seconds": self.seconds, "unanswered": self.unanswered}  # fmt: skip
 
 
 class _RegressorPolicy(PolicyModel, base.Regressor):
     def predict_one(self, x: dict) -> Any:
-        return self.schedule.serving.predict_one(x)
+        y = self.schedule.serving.predict_one(x)
+        if y is None:
+            self.unanswered += 1
+        return y
 
 
 class _ClassifierPolicy(PolicyModel, base.Classifier):
     def predict_proba_one(self, x: dict, **kwargs: Any) -> dict[Any, float]:
-        return self.schedule.serving.predict_proba_one(x, **kwargs)  # type: ignore[no-any-return]
+        p: dict[Any, float] = self.schedule.serving.predict_proba_one(x, **kwargs)
+        if not p:  # an empty tree: the metrics skip it
+            self.unanswered += 1
+        return p
 
 
 class _LabelledClassifierPolicy(_ClassifierPolicy):

@@ -52,6 +52,10 @@ def test_weather_report_rows_costs_and_timeline(weather):
         assert weather.row(f"{model}@continual")["gap"] == {"Accuracy": 0.0, "F1": 0.0}
         for r in weather.rows:
             assert r["seconds"] >= 0.0
+    # an empty Hoeffding tree has no answer: every:100 serves one for its first 100 events
+    assert weather.row("tree@every_100")["unanswered"] >= 100
+    assert weather.row("tree@continual")["unanswered"] < weather.row("tree@every_100")["unanswered"]
+    assert all(weather.row(f"lr@{p}")["unanswered"] == 0 for p in ("continual", "every_100"))
     assert len(weather.timeline) == 20
     xs, ys = weather.series("lr@frozen_500")
     assert xs == list(range(100, 2001, 100)) and all(0.0 <= y <= 1.0 for y in ys)
