@@ -528,26 +528,65 @@ class Engine:
         raise KeyError(name)
 
     def metrics(self) -> dict[str, dict[str, Any]]:
-        """Per model: cumulative and rolling metric values, counts and version."""
+        """Per model: cumulative and rolling metric values, counts, version and role.
+
+        Counts, each since the model was created (``created``: the engine event it was added
+        at, 0 for a configured model): ``served`` (events its answer was the one served),
+        ``answered`` (answers that were not None: a model that starts empty answers None until
+        it has learned), ``scored`` (labelled events its answer was scored on) and ``learned``
+        (labels it learned). Roles: ``primary`` (serves by default, or the experiment's
+        primary / winner), ``candidate`` (an arm the router may serve), ``shadow`` (answers,
+        never served), ``challenger`` (added at run time: a drift challenger, or a model from
+        :meth:`add_slot` not yet an arm of the experiment).
+        """
+        slots = self.slots
+        served = {s.name: s.served for s in slots}
+        if self.router is None:  # without a router the primary serves every event
+            served[self.primary] = self.seq - sum(
+                n for name, n in served.items() if name != self.primary
+            )
         return {
             s.name: {
                 "metrics": s.prequential.values(),
                 "rolling": s.prequential.rolling(),
+                "served": served[s.name],
+                "answered": s.answered,
                 "scored": s.prequential.n,
                 "learned": s.learned,
+                "created": s.created,
                 "version": s.version,
                 "role": self._role(s.name),
             }
-            for s in self.slots
+            for s in slots
         }
 
     def _role(self, name: str) -> str:
+        drift = self.drift
+        if drift is not None and any(
+            c.name == name for lane in getattr(drift, "lanes", {}).values() for c in lane
+        ):
+            return "challenger"
         if self.router is None:
-            return "primary" if name == self.primary else "shadow"
-        promoted = getattr(self.router.router, "promoted", None)
-        if promoted is not None:
-            return "primary" if name == promoted else "variant"
-        return "primary" if name == getattr(self.router.router, "primary", None) else "variant"
+            if name == self.primary:
+                return "primary"
+            slot = next((s for s in self.slots if s.name == name), None)
+            return "challenger" if slot is not None and slot.created > 0 else "shadow"
+        stage = self.router
+        router = stage.router
+        arms = getattr(router, "stats", {})
+        if name not in arms:  # added at run time, not (yet) an arm: answers in shadow
+            return "challenger" if name in getattr(stage, "joined", {}) else "shadow"
+        primary = (
+            getattr(router, "promoted", None)
+            or getattr(router, "primary", None)
+            or getattr(getattr(router, "comparison", None), "control", None)
+            or (router.model if getattr(router, "kind", None) == "fixed" else None)
+        )
+        if name == primary:
+            return "primary"
+        if getattr(router, "kind", None) in ("shadow", "fixed"):
+            return "shadow"  # answers (shadow) or learns (fixed) but is never served
+        return "candidate"
 
     def error_summary(self) -> dict[str, Any]:
         return {

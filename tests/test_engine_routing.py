@@ -220,25 +220,42 @@ def test_a_promotion_is_snapshotted_at_the_next_record_boundary(tmp_path):
     stage.close()
 
 
-def test_a_model_added_at_run_time_answers_in_shadow_behind_a_router() -> None:
-    """A drift challenger (or any ``add_slot``) is not an arm: it answers every observation in
-    shadow, is scored from its first label, and the router never hears of it."""
-    from river import linear_model
+def test_a_model_added_at_run_time_is_shadow_scored_then_an_arm_that_wins() -> None:
+    """A model from ``add_slot`` joins the experiment: in shadow (role challenger, never
+    served, scored from its first label) until ``join_after`` shadow rewards, then an arm of
+    its own (role candidate) that wins the traffic when it is the better model. Counts are per
+    model from its creation. Three seeds; margin: >= 80% of the last 1,000 events on it (the
+    two configured models are coin flips, it is right ~100% of the time)."""
+    from river import dummy, linear_model
 
     from stream_ml import Engine
     from stream_ml.models.slot import ModelSlot
+    from stream_ml.stages.routing import RouterStage
 
-    engine = Engine(
-        {"a": linear_model.LogisticRegression(), "b": linear_model.LogisticRegression()},
-        router={"kind": "thompson"},
-        metrics=["Accuracy"],
-        seed=1,
-    )
-    engine.add_slot(ModelSlot("c", linear_model.LogisticRegression(), metrics=["Accuracy"]))
-    for i in range(50):
-        p = engine.predict({"x": float(i % 3)}, id=str(i))
-        assert p.model in ("a", "b") and "c" in (p.shadow or {})
-        engine.learn(str(i), i % 3 == 0)
-    models = engine.metrics()
-    assert models["c"]["scored"] == 50 and models["c"]["learned"] == 50
-    assert set(engine.router.router.arms) == {"a", "b"}
+    for seed in range(3):
+        engine = Engine(
+            {"a": dummy.NoChangeClassifier(), "b": dummy.NoChangeClassifier()},
+            router={"kind": "thompson"},
+            metrics=["Accuracy"],
+            seed=seed,
+        )
+        rng = np.random.default_rng(seed)
+        served: list[str] = []
+        for i in range(3000):
+            if i == 200:
+                engine.add_slot(ModelSlot("c", linear_model.LogisticRegression(),
+                                          metrics=["Accuracy"]))  # fmt: skip
+            x = float(rng.normal())
+            p = engine.predict({"x": x}, id=str(i))
+            served.append(p.model)
+            if 200 <= i < 200 + RouterStage.join_after:
+                assert p.model != "c" and "c" in (p.shadow or {})
+                assert engine.metrics()["c"]["role"] == "challenger"
+            engine.learn(str(i), x > 0)
+        models = engine.metrics()
+        c = models["c"]
+        assert c["learned"] == c["scored"] == 2800 and c["answered"] == 2800
+        assert c["role"] == "candidate" and "c" in engine.router.router.arms
+        assert sum(m["served"] for m in models.values()) == 3000
+        assert c["served"] == served.count("c")
+        assert served[-1000:].count("c") >= 800, (seed, served[-1000:].count("c"))

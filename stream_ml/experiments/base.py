@@ -90,6 +90,8 @@ class BaseRouter:
     """
 
     kind = "base"
+    #: whether models added at run time can join as arms (:meth:`add_arm`): the bandits
+    accepts_arms = False
     # class-level defaults for routers pickled before promotions could be deferred
     pending_promotion: Promotion | None = None
     defer_promotions = False
@@ -178,7 +180,54 @@ class BaseRouter:
         check_drift(kind, factor)
         self._forget(kind, factor)  # type: ignore[arg-type]
 
+    # -- arms added at run time (drift challengers, ``Engine.add_slot``) -----------------------
+    def add_arm(self, arm: str, stats: ArmStats | None = None) -> None:
+        """A new arm joins the experiment, with the evidence ``stats`` gathered in shadow
+        (its rewards on events served by others; None: no evidence). Returns None.
+
+        Only routers with ``accepts_arms`` (the bandits) take new arms; the policy starts the
+        arm from ``stats`` (Thompson: its posterior; epsilon-greedy, UCB: its mean and count;
+        Exp3: the mean log weight). A promoted router keeps serving its winner.
+        """
+        if not self.accepts_arms:
+            self._fail(ExperimentConfigError(f"a {self.kind} router takes no new arms"))
+        if arm in self.stats:
+            self._fail(ExperimentConfigError(f"arm {arm!r} is already in the experiment"))
+        st = ArmStats() if stats is None else stats
+        self.arms = (*self.arms, arm)
+        self.stats[arm] = st
+        self._add_arm(arm, st)
+
+    def remove_arm(self, arm: str) -> None:
+        """Drop an arm (a drift challenger promoted or dropped). Rewards still pending for it
+        are not accepted (the router stage drops them). Returns None."""
+        if arm not in self.stats or len(self.arms) == 1:
+            self._fail(UnknownArmError(arm))
+        i = self.arms.index(arm)
+        self.arms = tuple(a for a in self.arms if a != arm)
+        del self.stats[arm]
+        self._remove_arm(i)
+        if self.promoted == arm:
+            self.promoted = None
+
+    def reset_arm(self, arm: str) -> None:
+        """The model behind ``arm`` was replaced (a drift promotion): its policy statistics
+        start over from the prior (its reported ``stats`` too). Returns None."""
+        if arm not in self.stats:
+            self._fail(UnknownArmError(arm))
+        self.stats[arm] = ArmStats()
+        self._reset_arm(self.arms.index(arm))
+
     # -- helpers for subclasses --------------------------------------------------------------
+    def _add_arm(self, arm: str, stats: ArmStats) -> None:
+        """Grow the policy's state by one arm (the last), from ``stats``."""
+
+    def _remove_arm(self, i: int) -> None:
+        """Drop the policy's state of the arm that was ``i``-th."""
+
+    def _reset_arm(self, i: int) -> None:
+        """Return the ``i``-th arm's policy state to the prior."""
+
     def _forget(self, kind: DriftKind, factor: float) -> None:
         """Forget the policy's statistics (:meth:`on_drift`; default: nothing to forget)."""
 

@@ -23,6 +23,7 @@ from stream_ml.experiments.base import BaseRouter, check_names
 from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.forgetting import DriftKind, Forgetting, ForgettingConfig
 from stream_ml.experiments.hashing import bucket
+from stream_ml.experiments.stats import ArmStats
 
 
 class EpsilonGreedyRouter(BaseRouter):
@@ -42,6 +43,7 @@ class EpsilonGreedyRouter(BaseRouter):
     """
 
     kind = "epsilon_greedy"
+    accepts_arms = True
     # class-level default for routers pickled before forgetting existed
     _memory: Forgetting | None = None
 
@@ -94,6 +96,18 @@ class EpsilonGreedyRouter(BaseRouter):
     def _learn(self, decision: Decision, value: float) -> None:
         if self._memory is not None:
             self._memory.update(self.arms.index(decision.arm), value)
+
+    def _add_arm(self, arm: str, stats: ArmStats) -> None:
+        if self._memory is not None:
+            self._memory.add(stats.n, stats.mean * stats.n)
+
+    def _remove_arm(self, i: int) -> None:
+        if self._memory is not None:
+            self._memory.remove(i)
+
+    def _reset_arm(self, i: int) -> None:
+        if self._memory is not None:
+            self._memory.reset(i)
 
     def _forget(self, kind: DriftKind, factor: float) -> None:
         if self._memory is None:  # the stationary rule reads the arm statistics: copy them

@@ -30,6 +30,7 @@ from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.errors import BadRewardError
 from stream_ml.experiments.forgetting import DriftKind
 from stream_ml.experiments.hashing import bucket
+from stream_ml.experiments.stats import ArmStats
 
 
 class Exp3Router(BaseRouter):
@@ -48,6 +49,7 @@ class Exp3Router(BaseRouter):
     """
 
     kind = "exp3"
+    accepts_arms = True
     # class-level default for routers pickled before Exp3.S existed
     share = 0.0
 
@@ -106,6 +108,18 @@ class Exp3Router(BaseRouter):
         for a, v in lw.items():
             hi, lo = (v, log_shared) if v >= log_shared else (log_shared, v)
             lw[a] = hi + math.log1p(math.exp(lo - hi))
+
+    def _add_arm(self, arm: str, stats: ArmStats) -> None:
+        # a new arm starts at the mean log weight: neither favoured nor starved
+        others = list(self.log_weights.values())
+        self.log_weights[arm] = sum(others) / len(others) if others else 0.0
+
+    def _remove_arm(self, i: int) -> None:
+        self.log_weights = {a: self.log_weights[a] for a in self.arms}
+
+    def _reset_arm(self, i: int) -> None:
+        others = [v for a, v in self.log_weights.items() if a != self.arms[i]]
+        self.log_weights[self.arms[i]] = sum(others) / len(others) if others else 0.0
 
     def _forget(self, kind: DriftKind, factor: float) -> None:
         f = 0.0 if kind == "reset" else factor  # discount: w_a ** factor, towards uniform

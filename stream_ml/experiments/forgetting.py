@@ -110,6 +110,25 @@ class Forgetting:
         self.n, self.s = self.read()
         self.last = [self.t] * len(self.n)
 
+    def add(self, n: float, s: float) -> None:
+        """A new arm (the last) with count ``n`` and sum ``s`` (current at this step)."""
+        self.n.append(float(n))
+        self.s.append(float(s))
+        self.last.append(self.t)
+
+    def remove(self, i: int) -> None:
+        """Drop arm ``i`` (the arms after it move down by one)."""
+        for lst in (self.n, self.s, self.last):
+            del lst[i]
+        if self.recent:
+            self.recent = deque((j - (j > i), x) for j, x in self.recent if j != i)
+
+    def reset(self, i: int) -> None:
+        """Arm ``i`` starts over (its rewards in the window stay counted for the clock only)."""
+        if self.recent:
+            self.recent = deque((j, x) for j, x in self.recent if j != i)
+        self.n[i], self.s[i], self.last[i] = 0.0, 0.0, self.t
+
     def forget(self, kind: DriftKind, factor: float) -> None:
         """``reset``: empty; ``discount``: scale everything by ``factor`` (module docs)."""
         k = len(self.n)

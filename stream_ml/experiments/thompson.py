@@ -65,6 +65,7 @@ from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.errors import BadRewardError, ExperimentConfigError
 from stream_ml.experiments.forgetting import DriftKind
 from stream_ml.experiments.hashing import bucket
+from stream_ml.experiments.stats import ArmStats
 
 
 class ThompsonRouter(BaseRouter):
@@ -86,6 +87,7 @@ class ThompsonRouter(BaseRouter):
     """
 
     kind = "thompson"
+    accepts_arms = True
     # class-level defaults for routers pickled before discounting existed
     discount = 1.0
     _t = 0
@@ -212,6 +214,33 @@ class ThompsonRouter(BaseRouter):
         self._since += 1
         if n >= self._next[i]:
             self._stale = True
+
+    def _add_arm(self, arm: str, stats: ArmStats) -> None:
+        if self.discount < 1.0:
+            self._settle()
+            self._last.append(self._t)
+        self._index[arm] = len(self.arms) - 1
+        self._sum.append(stats.mean * stats.n)
+        self._n.append(float(stats.n))
+        self._next.append(0.0)
+        if self.floor * len(self.arms) > 1.0:
+            self.floor = 1.0 / len(self.arms)
+        self._stale = True
+
+    def _remove_arm(self, i: int) -> None:
+        if self.discount < 1.0:
+            self._settle()
+            del self._last[i]
+        for lst in (self._sum, self._n, self._next):
+            del lst[i]
+        self._index = {a: j for j, a in enumerate(self.arms)}
+        self._stale = True
+
+    def _reset_arm(self, i: int) -> None:
+        if self.discount < 1.0:
+            self._settle()
+        self._sum[i] = self._n[i] = self._next[i] = 0.0
+        self._stale = True
 
     def _forget(self, kind: DriftKind, factor: float) -> None:
         if self.discount < 1.0:

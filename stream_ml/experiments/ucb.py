@@ -29,6 +29,7 @@ from pydantic import Field
 from stream_ml.experiments.base import BaseRouter, check_names
 from stream_ml.experiments.decision import Decision
 from stream_ml.experiments.forgetting import DriftKind, Forgetting, ForgettingConfig
+from stream_ml.experiments.stats import ArmStats
 
 
 class UCBRouter(BaseRouter):
@@ -47,6 +48,7 @@ class UCBRouter(BaseRouter):
     """
 
     kind = "ucb"
+    accepts_arms = True
     # class-level default for routers pickled before forgetting existed
     _memory: Forgetting | None = None
 
@@ -96,6 +98,18 @@ class UCBRouter(BaseRouter):
     def _learn(self, decision: Decision, value: float) -> None:
         if self._memory is not None:
             self._memory.update(self.arms.index(decision.arm), value)
+
+    def _add_arm(self, arm: str, stats: ArmStats) -> None:
+        if self._memory is not None:
+            self._memory.add(stats.n, stats.mean * stats.n)
+
+    def _remove_arm(self, i: int) -> None:
+        if self._memory is not None:
+            self._memory.remove(i)
+
+    def _reset_arm(self, i: int) -> None:
+        if self._memory is not None:
+            self._memory.reset(i)
 
     def _forget(self, kind: DriftKind, factor: float) -> None:
         if self._memory is None:  # UCB1 reads the arm statistics: copy them, then forget

@@ -49,6 +49,8 @@ class ModelSlot:
 
     __slots__ = (
         "_predict",
+        "answered",
+        "created",
         "is_classifier",
         "learn_one",
         "learned",
@@ -57,6 +59,7 @@ class ModelSlot:
         "prequential",
         "proba_one",
         "scored",
+        "served",
         "version",
     )
 
@@ -69,6 +72,9 @@ class ModelSlot:
         self.model: Any = model
         self.version = 0
         self.learned = 0  # labels this slot learned from, since it was created
+        self.created = 0  # the engine event at which it was created (0: configured)
+        self.served = 0  # events its answer was served (counted by the router stage)
+        self.answered = 0  # non-None answers it gave (see predict)
         self.is_classifier = isinstance(model, base.Classifier)
         self.prequential = Prequential(metrics, window=window, is_classifier=self.is_classifier)
         self.scored = bool(self.prequential.names)
@@ -79,6 +85,9 @@ class ModelSlot:
         # set when the label is the argmax of predict_proba_one: the engine then calls it inline
         self.proba_one: Callable[[dict], Any] | None = None
         self._predict: Callable[[dict], tuple[Any, Any]]
+        # each answer that is not None is counted (``answered``); the engine's one-model path
+        # calls ``proba_one`` inline and counts there
+        slot = self
         if self.is_classifier:
             proba = self.model.predict_proba_one
             final = _final_step(self.model)
@@ -87,18 +96,31 @@ class ModelSlot:
                 label = self.model.predict_one
 
                 def predict(x: dict) -> tuple[Any, Any]:
-                    return label(x), proba(x)
+                    y = label(x)
+                    if y is not None:
+                        slot.answered += 1
+                    return y, proba(x)
             else:
                 self.proba_one = proba
 
                 def predict(x: dict) -> tuple[Any, Any]:
                     p = proba(x)
-                    return (max(p, key=p.get) if p else None), p
+                    if p:
+                        slot.answered += 1
+                        return max(p, key=p.get), p
+                    return None, p
 
             self._predict = predict
         else:
             one = self.model.predict_one
-            self._predict = lambda x: (one(x), None)
+
+            def predict(x: dict) -> tuple[Any, Any]:
+                y = one(x)
+                if y is not None:
+                    slot.answered += 1
+                return y, None
+
+            self._predict = predict
 
     def predict(self, x: dict) -> tuple[Any, Any]:
         """``(y_pred, proba)``; ``proba`` is ``None`` for models without probabilities."""
@@ -117,8 +139,16 @@ class ModelSlot:
         skip = ("_predict", "learn_one", "proba_one")
         return {k: getattr(self, k) for k in self.__slots__ if k not in skip}
 
+    def reset_counts(self, created: int) -> None:
+        """Start over as a new model created at engine event ``created`` (a restarted
+        challenger): fresh metrics and counters."""
+        p = self.prequential
+        self.prequential = Prequential(p.names, window=p.window, is_classifier=p.is_classifier)
+        self.created = created
+        self.learned = self.served = self.answered = 0
+
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.learned = 0
+        self.learned = self.created = self.served = self.answered = 0
         for k, v in state.items():
             setattr(self, k, v)
         self._bind()

@@ -23,9 +23,17 @@ record boundary, so it snapshots the state just before the promotion takes effec
 promotion decided inside a ``summary()`` call is forwarded at the end of the next observation
 and takes effect at the one after.)
 
-Models added at run time (a drift challenger, ``Engine.add_slot``) are not arms of the router:
-they answer every observation in shadow, so they are scored from their first label and can be
-promoted by the stage that added them.
+Models added at run time (a drift challenger, ``Engine.add_slot``) join the experiment. Until
+the router can serve them they are **shadows**: they answer every observation, are scored from
+their first label (the engine's metrics), and their rewards on events served by other models are
+gathered; after ``join_after`` such rewards (default 50) they join a router that takes new arms
+(the bandits: Thompson, epsilon-greedy, UCB, Exp3) as arms of their own, the policy starting from
+the shadow evidence, and can win traffic like any arm. Routers that take no new arms (fixed, A/B,
+shadow, canary, interleaving) keep them in shadow. A drift challenger's watched model also
+answers every observation while the challenger lives, so that the two are compared on the same
+labels (``stream_ml.stages.monitoring``); when a challenger is promoted, the watched model's
+arm starts over (``reset_arm``) and the challenger's arm leaves (``remove_arm``; rewards still
+pending for it are dropped).
 
 Ranking requests: an observation with ``candidates`` (each a dict of features with an ``id``) is
 scored candidate by candidate (``{**x, **candidate}``); a model's answer is its ranking (ids by
@@ -45,6 +53,7 @@ from stream_ml.evaluation.pending import Routed
 from stream_ml.events import Prediction, SnapshotRequest
 from stream_ml.experiments import INTERLEAVED, Decision, OffPolicyLog
 from stream_ml.experiments.ope import Estimate
+from stream_ml.experiments.stats import ArmStats
 from stream_ml.models.scores import error_of, positive_proba
 
 
@@ -94,6 +103,11 @@ class RouterStage:
     """
 
     defers = False  # a stage pickled before promotions were deferred: they act at once
+    join_after = 50  # shadow rewards before a model added at run time becomes an arm
+    # class-level defaults for stages pickled before run-time arms
+    joined: dict[str, str | None] = {}  # read only; replaced per instance
+    shadowing: dict[str, ArmStats] = {}  # read only; replaced per instance
+    always: frozenset[str] = frozenset()
 
     def __init__(self, router: Any, model_names: Sequence[str], *, log_size: int = 100_000):
         self.router = router
@@ -104,6 +118,59 @@ class RouterStage:
         if self.defers:
             router.defer_promotions = True
         self.outbox: list[Any] = []  # records and requests for the engine's outbox
+        self.joined = {}  # models added at run time -> the model they challenge (or None)
+        self.shadowing = {}  # run-time models not yet arms -> their shadow rewards
+        self.always = frozenset()  # models that answer every observation (module docstring)
+
+    # -- models added at run time ---------------------------------------------------------------
+
+    def join(self, name: str, watched: str | None = None) -> None:
+        """A model added at run time (``watched``: the model it challenges) enters in shadow."""
+        if name in self.names:
+            return
+        self.names = (*self.names, name)
+        self.joined = {**self.joined, name: watched}
+        self.shadowing = {**self.shadowing, name: ArmStats()}
+        self._always()
+
+    def leave(self, name: str) -> None:
+        """A model added at run time is removed (a promoted or dropped drift challenger)."""
+        self.names = tuple(n for n in self.names if n != name)
+        self.joined = {k: v for k, v in self.joined.items() if k != name}
+        self.shadowing = {k: v for k, v in self.shadowing.items() if k != name}
+        if name in self.router.stats and len(self.router.arms) > 1:
+            self.router.remove_arm(name)
+        self._always()
+
+    def arm_replaced(self, name: str) -> None:
+        """The model behind ``name`` was replaced (a drift promotion): its arm starts over."""
+        if name in getattr(self.router, "stats", {}) and getattr(
+            self.router, "accepts_arms", False
+        ):
+            self.router.reset_arm(name)
+
+    def restarted(self, name: str) -> None:
+        """A run-time model started over (a challenger restarted): back to shadow."""
+        if name in self.router.stats and len(self.router.arms) > 1:
+            self.router.remove_arm(name)
+        if name in self.joined:
+            self.shadowing = {**self.shadowing, name: ArmStats()}
+        self._always()
+
+    def _always(self) -> None:
+        watched = {w for w in self.joined.values() if w is not None}
+        self.always = frozenset(n for n in self.names if n not in self.router.stats) | watched
+
+    def _shadow_reward(self, name: str, r: float) -> None:
+        st = self.shadowing.get(name)
+        if st is None:
+            return
+        st.update(r)
+        router = self.router
+        if st.n >= self.join_after and getattr(router, "accepts_arms", False):
+            self.shadowing = {k: v for k, v in self.shadowing.items() if k != name}
+            router.add_arm(name, st)
+            self._always()
 
     def take_outbox(self) -> list[Any]:
         out, self.outbox = self.outbox, []
@@ -173,20 +240,26 @@ class RouterStage:
         if interleaved is not None:
             router.credit(interleaved, clicks or [])
             return
-        served_slot = None
+        served_slot = served_answer = None
+        stats = router.stats
         for slot, answer in zip(slots, answers):
-            if answer is None or slot.name == decision.served:
-                if slot.name == decision.served:
-                    served_slot = slot
+            if slot.name == decision.served:
+                served_slot, served_answer = slot, answer
                 continue
-            if slot.name not in self.names:
-                continue  # added at run time: scored by the engine, not an arm of the router
+            if answer is None:
+                continue
             r = self.reward_of(slot, answer, label, clicks)
-            if r is not None:
+            if r is None:
+                continue
+            if slot.name in stats:
                 router.record_outcome(slot.name, r)
+            else:  # added at run time, not an arm yet: shadow evidence
+                self._shadow_reward(slot.name, r)
+        if decision.arm not in stats:  # the arm left (a promoted challenger): nothing to learn
+            getattr(router, "_pending", {}).pop(decision.seq, None)
+            return
         if reward is None and served_slot is not None:
-            i = self.names.index(served_slot.name)
-            reward = self.reward_of(served_slot, answers[i], label, clicks)
+            reward = self.reward_of(served_slot, served_answer, label, clicks)
         if reward is None:
             return
         router.reward(decision, reward)
@@ -236,9 +309,13 @@ def predict_routed(
         decision = stage.route(key, rng)
         if stage.defers and stage.router.events:  # decided in a summary() call
             stage.forward()
+        if len(slots) > len(stage.names):  # added by Engine.add_slot: they join (in shadow)
+            for s in slots:
+                if s.name not in stage.names:
+                    stage.join(s.name)
         answering = set(decision.answering)
-        if len(slots) > len(stage.names):  # slots added at run time (a drift challenger): they
-            answering.update(s.name for s in slots if s.name not in stage.names)  # shadow
+        if stage.always:
+            answering.update(stage.always)
         served, propensity = decision.served, decision.propensity
     else:
         decision, answering = None, {s.name for s in slots}
@@ -264,6 +341,7 @@ def predict_routed(
         i = next(j for j, s in enumerate(slots) if s.name == served)
         y_pred, proba = answers[i]
         version = slots[i].version
+        slots[i].served += 1
     shadow = {
         s.name: a[0] for s, a in zip(slots, answers) if a is not None and s.name != served
     } or None
