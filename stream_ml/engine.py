@@ -42,7 +42,7 @@ from stream_ml.errors import (
     StreamMLError,
     UnknownIdError,
 )
-from stream_ml.evaluation.pending import Answers, PendingStore, Routed, Single
+from stream_ml.evaluation.pending import Answers, PendingStore, Routed
 from stream_ml.events import (
     Ack,
     ErrorRecord,
@@ -206,15 +206,22 @@ class Engine:
             try:
                 if proba_one is not None:  # inline ModelSlot.predict: one frame less per event
                     proba = proba_one(x)
-                    y_pred = max(proba, key=proba.get) if proba else None
+                    if proba:
+                        y_pred = max(proba, key=proba.get)
+                        slot.answered += 1
+                    else:
+                        y_pred = None
                 else:
                     y_pred, proba = slot._predict(x)
             except Exception as exc:
                 raise self._count(ModelError(slot.name, "predict", exc)) from exc
-            record: Single | Answers = Single(x, ts, y_pred, proba)
-            shadow = None
             if self.drift is not None:
                 self.drift.on_predict(self, x, {slot.name: (y_pred, proba)}, ts)
+            # the prediction is its own pending record (what the model saw and said): one
+            # object per event, not two
+            pred = Prediction(id, self.primary, y_pred, proba, key, ts, seq, 1.0, slot.version)
+            pred.x = x
+            record: Prediction | Answers = pred
         else:
             outs = []
             for slot in slots:
@@ -228,6 +235,9 @@ class Engine:
             record = Answers(x, ts, answers)
             if self.drift is not None:
                 self.drift.on_predict(self, x, {s.name: a for s, a in zip(slots, answers)}, ts)
+            pred = Prediction(
+                id, self.primary, y_pred, proba, key, ts, seq, 1.0, slots[0].version, shadow
+            )
         self.seq = seq
         self.last_ts = ts
         if len(records) >= pending.max_pending:
@@ -237,9 +247,7 @@ class Engine:
             pending.newest_ts = ts
         if not seq % pending.check_every:
             pending.maintain()
-        return Prediction(
-            id, self.primary, y_pred, proba, key, ts, seq, 1.0, slots[0].version, shadow
-        )
+        return pred
 
     # -- feedback -----------------------------------------------------------------------------
 
@@ -277,7 +285,7 @@ class Engine:
         if label is None or reward is not None or clicks is not None:
             raise self._count(_refused(label, reward, clicks, routed=False, ranking=False))
         x = record.x
-        if cls is Single:  # one model (see predict)
+        if cls is Prediction:  # one model: the prediction is the record (see predict)
             slot = self.slots[0]
             try:
                 slot.learn_one(x, label)

@@ -181,6 +181,9 @@ class Prediction:
     shadow: dict[str, Any] | None = None
     fallback: bool = False
     kind: str = "prediction"
+    #: the features the model saw (after the feature stage); set by the engine while the
+    #: prediction waits for its label, never sent (``to_dict`` leaves it out)
+    x: dict | None = dataclasses.field(default=None, repr=False, compare=False)
 
     # written by hand: the generated __init__ costs twice as much on the hot path
     def __init__(
@@ -197,6 +200,7 @@ class Prediction:
         shadow: dict[str, Any] | None = None,
         fallback: bool = False,
         kind: str = "prediction",
+        x: dict | None = None,
     ) -> None:
         self.id = id
         self.model = model
@@ -210,6 +214,7 @@ class Prediction:
         self.shadow = shadow
         self.fallback = fallback
         self.kind = kind
+        self.x = x
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (keys of ``proba`` as strings, as JSON needs)."""

@@ -13,7 +13,8 @@ from scenarios import get
 from scenarios.runner import run_scenario
 from stream_ml import Engine
 from stream_ml.config import parse_config
-from stream_ml.evaluation.pending import PendingStore, Single
+from stream_ml.evaluation.pending import PendingStore
+from stream_ml.events import Prediction
 from stream_ml.runtime.replay import Replay
 
 CONFIG = {
@@ -86,7 +87,7 @@ def test_pending_store_bounds_and_accounting(ops, cap, ttl):
         if is_add:
             if id in store:
                 continue
-            store.add(id, Single(None, ts, None, None))
+            store.add(id, Prediction(id, "m", None, ts=ts))
             added += 1
             if added % store.check_every == 0:
                 store.maintain()

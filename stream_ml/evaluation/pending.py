@@ -14,17 +14,17 @@ late is reported as *expired*, not *unknown*.
 Three record classes, one per way the engine predicted (chosen by the engine when it predicts,
 so that the join never guesses a record's shape):
 
-* :class:`Single`: one model answered (the hot path): its ``y_pred`` and ``proba``;
+* :class:`~stream_ml.events.Prediction`: one model answered (the hot path): the prediction the
+  engine returned is its own record (its ``x`` holds what the model saw);
 * :class:`Answers`: several models, no router: one ``(y_pred, proba)`` per slot, in slot order;
 * :class:`Routed`: a router decided (or a ranking request): the answers (``None`` for a slot
   that did not answer), the router's decision, the interleaved list and the candidate rows.
 
 >>> store = PendingStore(max_pending=2)
->>> store.add("a", Single({"x": 1}, 0.0, None, None))
->>> store.add("b", Single({"x": 2}, 1.0, None, None))
->>> store.add("c", Single({"x": 3}, 2.0, None, None))
+>>> for id, ts in [("a", 0.0), ("b", 1.0), ("c", 2.0)]:
+...     store.add(id, Prediction(id, "m", None, ts=ts, x={"x": ts}))
 >>> store.pop("b").x, store.counts()["evicted"], store.pop("a")
-({'x': 2}, 1, None)
+({'x': 1.0}, 1, None)
 >>> store.was_dropped("a"), store.was_dropped("zzz")
 (True, False)
 """
@@ -36,18 +36,7 @@ from collections import OrderedDict
 from typing import Any
 
 from stream_ml.errors import ConfigError
-
-
-class Single:
-    """A prediction of the only model: what it saw (``x``), when (``ts``) and what it said."""
-
-    __slots__ = ("proba", "ts", "x", "y_pred")
-
-    def __init__(self, x: dict, ts: float, y_pred: Any, proba: Any) -> None:
-        self.x = x
-        self.ts = ts
-        self.y_pred = y_pred
-        self.proba = proba
+from stream_ml.events import Prediction
 
 
 class Answers:
@@ -79,7 +68,7 @@ class Routed:
         self.rows = rows
 
 
-Record = Single | Answers | Routed
+Record = Prediction | Answers | Routed
 
 
 class PendingStore:

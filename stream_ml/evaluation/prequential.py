@@ -65,11 +65,18 @@ class Prequential:
                 raise ConfigError(f"metric {name!r} is for classifiers; the model is not one")
         self._label_updates = [m.update for m, p in zip(self.metrics, self._uses_proba) if not p]
         self._proba_updates = [m.update for m, p in zip(self.metrics, self._uses_proba) if p]
-        self._ys: list[Any] = [None] * window
-        self._labels: list[Any] = [None] * window
-        self._probas: list[Any] = [None] * window
+        self._ring: list[Any] = [None] * window  # (y, y_pred, proba) per scored event
         self._i = 0
         self.n = 0
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "_ring" not in state:  # a snapshot written before the ring held one tuple per event
+            ys, labels, probas = state.pop("_ys"), state.pop("_labels"), state.pop("_probas")
+            state["_ring"] = [
+                None if y is None and l is None and p is None else (y, l, p)
+                for y, l, p in zip(ys, labels, probas, strict=True)
+            ]
+        self.__dict__.update(state)
 
     def update(self, y: Any, y_pred: Any, proba: Any) -> None:
         """Score one labelled prediction (label ``y_pred``, probabilities ``proba`` or None)."""
@@ -80,10 +87,9 @@ class Prequential:
             for upd in self._proba_updates:
                 upd(y, proba)
         i = self._i
-        self._ys[i] = y
-        self._labels[i] = y_pred
-        self._probas[i] = proba
-        self._i = 0 if i + 1 == self.window else i + 1
+        self._ring[i] = (y, y_pred, proba)
+        i += 1
+        self._i = 0 if i == self.window else i
         self.n += 1
 
     def values(self) -> dict[str, float]:
@@ -96,12 +102,14 @@ class Prequential:
         start = (self._i - count) % self.window
         order = [(start + j) % self.window for j in range(count)]
         out = {}
+        ring = self._ring
         for name, uses_proba in zip(self.names, self._uses_proba, strict=True):
             m = build_metric(name)
-            preds = self._probas if uses_proba else self._labels
+            at = 2 if uses_proba else 1
             for j in order:
-                p = preds[j]
+                event = ring[j]
+                p = event[at]
                 if p is not None and p != {}:
-                    m.update(self._ys[j], p)
+                    m.update(event[0], p)
             out[name] = float(m.get())
         return out
