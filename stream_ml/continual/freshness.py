@@ -77,8 +77,9 @@ class FreshnessReport:
                 return r
         raise KeyError(slot)
 
-    def series(self, slot: str, metric: str | None = None) -> tuple[list[int], list[float]]:
-        """``(events, rolling values)`` of one slot's metric over time."""
+    def series(self, slot: str, metric: str | None = None) -> tuple[list[int], list[Any]]:
+        """``(events, rolling values)`` of one slot's metric over time (``None`` before the
+        slot's first answer)."""
         metric = metric or self.metrics[0]
         xs = [p["events"] for p in self.timeline]
         return xs, [p["models"][slot][metric] for p in self.timeline]
@@ -237,7 +238,7 @@ def _report(name: str, source: str, engine: Engine, summary: dict[str, Any],
     names = list(engine.slots[0].prequential.names)
     better = {m: bool(build_metric(m).bigger_is_better) for m in names}
     window = engine.slots[0].prequential.window
-    timeline = summary.get("timeline", [])
+    timeline = _answered(summary.get("timeline", []), engine)
     models = summary["models"]
     rows = []
     for slot in engine.slots:
@@ -264,6 +265,21 @@ def _report(name: str, source: str, engine: Engine, summary: dict[str, Any],
                            rows, timeline, drift_points, source)  # fmt: skip
 
 
+def _answered(timeline: list[dict[str, Any]], engine: Engine) -> list[dict[str, Any]]:
+    """The timeline with ``None`` where a slot had not answered yet: a rolling metric over no
+    scored prediction reads 0 (an empty tree served by ``every:10000``), which is no value."""
+    first = {s.name: s.model.first_answer for s in engine.slots}
+    out = []
+    for point in timeline:
+        models = {}
+        for name, values in point["models"].items():
+            f = first.get(name)
+            blank = f is None or point["events"] <= f
+            models[name] = dict.fromkeys(values) if blank else values
+        out.append({**point, "models": models})
+    return out
+
+
 def _gap(row: dict[str, Any], base: dict[str, Any] | None, names: list[str],
          which: str = "metrics") -> dict[str, float | None]:  # fmt: skip
     if base is None:
@@ -277,4 +293,8 @@ def _after(timeline: list[dict[str, Any]], slot: str, names: list[str], point: i
     after it) to the next drift point: what the policy settles at under the new concept."""
     nxt = min([p for p in points if p > point], default=math.inf)
     values = [t["models"][slot] for t in timeline if point + window <= t["events"] < nxt]
-    return {m: (sum(v[m] for v in values) / len(values) if values else math.nan) for m in names}
+    out = {}
+    for m in names:
+        vs = [v[m] for v in values if v[m] is not None]
+        out[m] = sum(vs) / len(vs) if vs else math.nan
+    return out

@@ -292,6 +292,7 @@ class PolicyModel(base.Wrapper, base.Estimator):
         self.schedule = policy.build(model)
         self.seconds = 0.0
         self.unanswered = 0  # predictions the served model had no answer for (not scored)
+        self.first_answer: int | None = None  # predictions made before the first answer
 
     @property
     def _wrapped_model(self) -> Any:
@@ -320,7 +321,8 @@ class PolicyModel(base.Wrapper, base.Estimator):
         predictions the served model had no answer for (the metrics do not score those)."""
         s = self.schedule
         return {"labels": s.labels, "updates": s.updates, "publishes": s.publishes,
-                "seconds": self.seconds, "unanswered": self.unanswered}  # fmt: skip
+                "seconds": self.seconds, "unanswered": self.unanswered,
+                "first_answer": self.first_answer}  # fmt: skip
 
 
 class _RegressorPolicy(PolicyModel, base.Regressor):
@@ -328,6 +330,8 @@ class _RegressorPolicy(PolicyModel, base.Regressor):
         y = self.schedule.serving.predict_one(x)
         if y is None:
             self.unanswered += 1
+        elif self.first_answer is None:
+            self.first_answer = self.unanswered
         return y
 
 
@@ -336,6 +340,8 @@ class _ClassifierPolicy(PolicyModel, base.Classifier):
         p: dict[Any, float] = self.schedule.serving.predict_proba_one(x, **kwargs)
         if not p:  # an empty tree: the metrics skip it
             self.unanswered += 1
+        elif self.first_answer is None:
+            self.first_answer = self.unanswered
         return p
 
 

@@ -59,6 +59,11 @@ def test_weather_report_rows_costs_and_timeline(weather):
     assert len(weather.timeline) == 20
     xs, ys = weather.series("lr@frozen_500")
     assert xs == list(range(100, 2001, 100)) and all(0.0 <= y <= 1.0 for y in ys)
+    # no value before a slot's first answer (a rolling metric over nothing is not 0)
+    first = weather.row("tree@every_100")["first_answer"]
+    assert first >= 100
+    _, ys = weather.series("tree@every_100")
+    assert [y is None for y in ys] == [x <= first for x in xs]
     table = weather.markdown(seconds=False)
     assert table.count("\n") == 1 + len(weather.rows) and "learn s" not in table
 
