@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scenarios.base import Scenario
+from scenarios.challengers import SCENARIOS as CHALLENGER_SCENARIOS
 from scenarios.drift_suite import SCENARIOS as DRIFT_SCENARIOS
 from scenarios.experiments_suite import BanditVariants, CanaryBroken, RankingInterleaving
 from scenarios.fraud import FraudScenario
@@ -20,6 +21,7 @@ _REGISTRY: dict[str, Any] = {
         BanditVariants(),
         RankingInterleaving(),
         CanaryBroken(),
+        *(c() for c in CHALLENGER_SCENARIOS),
         Stationary(),
     )
 }
