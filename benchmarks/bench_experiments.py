@@ -2,7 +2,8 @@
 
 Run:  python benchmarks/bench_experiments.py            (about 4 minutes on one core)
       python benchmarks/bench_experiments.py swap       (section 3 only, about 2 minutes)
-      python benchmarks/bench_experiments.py aa         (section 4 only, about 5 minutes)
+      python benchmarks/bench_experiments.py aa         (section 4 only, about 10 minutes)
+      python benchmarks/bench_experiments.py ope        (section 5 only, about 2 minutes)
 
 1. Thompson routing regret on 10 Bernoulli arms (means ~ U(0.1, 0.9) per seed), 10k events,
    20 seeds, against ``river.bandit.ThompsonSampling(reward_obj=river.proba.Beta(), seed=...)``
@@ -31,6 +32,12 @@ Run:  python benchmarks/bench_experiments.py            (about 4 minutes on one 
    events at which they happened. Power: 0.30 (control) vs 0.33, 100 runs (seeds 1000-1099) of
    up to 100,000 events each, same checks: decided right / wrong / not at all, and the median
    (quartiles) of the events to decide.
+5. Off-policy intervals at small n (issue #13): the simulated logs of tests/experiments/
+   test_ope.py (3 contexts x 3 actions, logging propensities 0.2-0.6, a deterministic target
+   policy, Bernoulli rewards), 200 seeds at n = 200 and n = 1000: coverage of the 95% interval
+   of IPS, SNIPS and DR (cross-fitted per context and action), bootstrap-t (the default up to
+   ``BOOTSTRAP_MAX_N``) against the normal interval on the same terms, and how many estimates
+   warned of a low effective sample size.
 """
 
 from __future__ import annotations
@@ -291,17 +298,67 @@ def aa() -> None:
     print()
 
 
+def ope_coverage() -> None:
+    sys.path.insert(0, "tests/experiments")
+    from test_ope import TARGET, TRUTH, cross_fit, simulate  # the tests' simulated logs
+
+    from stream_ml.experiments import doubly_robust, ips, snips
+    from stream_ml.experiments.stats import normal_interval
+
+    print("## Off-policy 95% intervals at small n: coverage over 200 seeds\n")
+    print("| n | estimator | bootstrap-t (default) | normal | warned (ess < 100) | median ess |")
+    print("|---|---|---|---|---|---|")
+    for n in (200, 1000):
+        rows: dict[str, list[tuple[bool, bool, bool, float]]] = {"ips": [], "snips": [], "dr": []}
+        for seed in range(200):
+            x, a, p, r = simulate(seed, n)
+            t, w = TARGET[x, a], TARGET[x, a] / p
+            q = cross_fit(x, a, r)
+            terms = {
+                "ips": w * r,
+                "snips": None,
+                "dr": (TARGET[x] * q).sum(axis=1) + w * (r - q[np.arange(n), a]),
+            }
+            for est in (ips(r, p, t), snips(r, p, t), doubly_robust(r, p, a, TARGET[x], q)):
+                tm = terms[est.method]
+                if tm is None:  # SNIPS: the linearised terms around the estimate
+                    tm = w * (r - est.value) / w.mean()
+                    lo, hi = normal_interval(0.0, float(tm.var(ddof=1)), n)
+                    lo, hi = est.value + lo, est.value + hi
+                else:
+                    lo, hi = normal_interval(est.value, float(tm.var(ddof=1)), n)
+                rows[est.method].append(
+                    (
+                        est.low <= TRUTH <= est.high,
+                        lo <= TRUTH <= hi,
+                        est.warning is not None,
+                        est.ess,
+                    )
+                )
+        for method, out in rows.items():
+            cov = np.mean([c for c, _, _, _ in out])
+            nrm = np.mean([c for _, c, _, _ in out])
+            print(
+                f"| {n} | {method} | **{cov:.3f}** | {nrm:.3f} | {sum(w for _, _, w, _ in out)} "
+                f"| {np.median([e for *_, e in out]):.0f} |"
+            )
+    print()
+
+
 def main(argv: list[str]) -> None:
     t0 = time.perf_counter()
     if argv[1:] == ["swap"]:
         swap()
     elif argv[1:] == ["aa"]:
         aa()
+    elif argv[1:] == ["ope"]:
+        ope_coverage()
     else:
         thompson()
         sensitivity()
         swap()
         aa()
+        ope_coverage()
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
 
 
