@@ -10,7 +10,9 @@ What to watch is configuration (``[[drift]]`` tables, or :class:`MonitorConfig` 
 
 * ``prediction`` watches the primary model's score (P(positive) for a classifier, the value for a
   regressor), ``label`` the labels as they arrive, ``error`` the primary's 0/1 error (or absolute
-  error for a regressor); ``model = "name"`` watches another model.
+  error for a regressor); ``model = "name"`` watches another model. Behind a router the watched
+  model answers every observation (in shadow when another model is served), so that its monitor
+  sees every event, not only those the router gave it.
 * Alarms come as **episodes**: the alarm that opens one is an output record (``kind =
   "drift"``, with detector, field, statistic, threshold, window bounds in events and event time,
   ``episode`` and ``severity``), never an exception; further alarms of the same shift are
@@ -266,6 +268,10 @@ class DriftStage:
             self.monitors.append(_Monitor(c, model, i, seed))
         self._on_predict = [m for m in self.monitors if m.config.on in ("features", "prediction")]
         self._on_label = [m for m in self.monitors if m.config.on in ("label", "error")]
+        # behind a router, the models these monitors watch answer every observation
+        self._answers_of = frozenset(
+            m.model for m in self.monitors if m.config.on in ("prediction", "error")
+        )
         self.alerts = 0
         # model watched -> its live challengers (oldest first)
         self.lanes: dict[str, list[_Challenger]] = {}
@@ -278,7 +284,15 @@ class DriftStage:
 
     # -- observation --------------------------------------------------------------------------
 
+    def _watch(self, engine: Any) -> None:
+        """Tell the router stage which models must answer every observation (once)."""
+        watched: frozenset[str] = getattr(self, "_answers_of", frozenset())
+        if engine.router.watched != watched:
+            engine.router.watch(watched)
+
     def on_predict(self, engine: Any, x: dict, answers: dict[str, Any], ts: float) -> None:
+        if engine.router is not None:
+            self._watch(engine)
         for m in self._on_predict:
             if engine.seq <= m.config.warmup:
                 continue
@@ -296,6 +310,8 @@ class DriftStage:
                 self._episode_ends(engine, m, ends)
 
     def on_label(self, engine: Any, label: Any, answers: dict[str, Any], ts: float) -> None:
+        if engine.router is not None:
+            self._watch(engine)
         for m in self._on_label:
             if engine.n_labels <= m.config.warmup:
                 continue

@@ -29,9 +29,10 @@ their first label (the engine's metrics), and their rewards on events served by 
 gathered; after ``join_after`` such rewards (default 50) they join a router that takes new arms
 (the bandits: Thompson, epsilon-greedy, UCB, Exp3) as arms of their own, the policy starting from
 the shadow evidence, and can win traffic like any arm. Routers that take no new arms (fixed, A/B,
-shadow, canary, interleaving) keep them in shadow. A drift challenger's watched model also
-answers every observation while the challenger lives, so that the two are compared on the same
-labels (``stream_ml.stages.monitoring``); when a challenger is promoted, the watched model's
+shadow, canary, interleaving) keep them in shadow. A model that a drift monitor watches
+(``on = "prediction"`` or ``"error"``) answers every observation, served or not, so that its
+monitor sees every event and its challengers are compared with it on the same labels
+(``stream_ml.stages.monitoring``); when a challenger is promoted, the watched model's
 arm starts over (``reset_arm``) and the challenger's arm leaves (``remove_arm``; rewards still
 pending for it are dropped).
 
@@ -108,6 +109,7 @@ class RouterStage:
     joined: dict[str, str | None] = {}  # read only; replaced per instance
     shadowing: dict[str, ArmStats] = {}  # read only; replaced per instance
     always: frozenset[str] = frozenset()
+    watched: frozenset[str] = frozenset()  # models a drift monitor watches (their answers)
 
     def __init__(self, router: Any, model_names: Sequence[str], *, log_size: int = 100_000):
         self.router = router
@@ -157,8 +159,14 @@ class RouterStage:
             self.shadowing = {**self.shadowing, name: ArmStats()}
         self._always()
 
+    def watch(self, models: frozenset[str]) -> None:
+        """The models whose predictions or errors a drift monitor watches: they answer every
+        observation (in shadow when not served), so that the monitor sees every event."""
+        self.watched = frozenset(models)
+        self._always()
+
     def _always(self) -> None:
-        watched = {w for w in self.joined.values() if w is not None}
+        watched = {w for w in self.joined.values() if w is not None} | self.watched
         self.always = frozenset(n for n in self.names if n not in self.router.stats) | watched
 
     def _shadow_reward(self, name: str, r: float) -> None:
