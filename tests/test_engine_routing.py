@@ -259,3 +259,31 @@ def test_a_model_added_at_run_time_is_shadow_scored_then_an_arm_that_wins() -> N
         assert sum(m["served"] for m in models.values()) == 3000
         assert c["served"] == served.count("c")
         assert served[-1000:].count("c") >= 800, (seed, served[-1000:].count("c"))
+
+
+@pytest.mark.parametrize(
+    ("router", "roles"),
+    [
+        (None, {"a": "primary", "b": "shadow"}),
+        ({"kind": "fixed"}, {"a": "primary", "b": "shadow"}),
+        ({"kind": "shadow"}, {"a": "primary", "b": "shadow"}),
+        ({"kind": "thompson"}, {"a": "candidate", "b": "candidate"}),
+        ({"kind": "canary", "candidate": "b"}, {"a": "primary", "b": "candidate"}),
+    ],
+)
+def test_roles_and_served_counts(router, roles) -> None:
+    """Roles per router (primary / candidate / shadow), and served adding up to the events
+    with answered = served for models that always answer."""
+    engine = Engine(
+        {"a": linear_model.LogisticRegression(), "b": linear_model.LogisticRegression()},
+        router=router,
+        metrics=["Accuracy"],
+        seed=3,
+    )
+    for i in range(200):
+        engine.predict({"x": float(i % 5)}, id=str(i))
+        engine.learn(str(i), i % 5 > 2)
+    m = engine.metrics()
+    assert {n: v["role"] for n, v in m.items()} == roles
+    assert m["a"]["served"] + m["b"]["served"] == 200
+    assert all(v["answered"] >= v["served"] and v["created"] == 0 for v in m.values())
