@@ -194,3 +194,22 @@ def test_card_cli_writes_markdown_and_html(drift_db, tmp_path):
     assert res.exit_code == 0 and res.output.startswith("# Model card: drift-abrupt, snapshot 1")
     res = CliRunner().invoke(main, ["card", db, "404", "--trust-unsigned"])
     assert res.exit_code == 1 and "no snapshot version 404" in res.output
+
+
+def test_card_of_an_experiment_lists_its_arms(tmp_path):
+    db = str(tmp_path / "bandit.db")
+    sc = scenarios.get("bandit-variants")
+    cfg = sc.engine_config(0).model_copy(update={"snapshots": SnapshotsConfig(
+        path=db, every_events=500, trust_unsigned=True)})  # fmt: skip
+    engine = Engine.from_config(cfg)
+    stage = open_snapshots(cfg, engine)
+    Replay(engine, IterableSource(sc.messages(1000, 0)), None, snapshots=stage).run()
+    stage.close()
+    with SnapshotStore(db, trust_unsigned=True) as store:
+        version = store.list()[-1].version
+        facts = card_facts(store, version)
+    e = facts["experiment"]
+    assert set(e["arms"]) == set(cfg.models) and e["decisions"] > 0
+    text = card_markdown(facts)
+    for arm in cfg.models:
+        assert f"- {arm}: n {e['arms'][arm]['n']}" in text
