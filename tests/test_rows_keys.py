@@ -90,11 +90,6 @@ def test_without_keep_key_the_key_column_is_not_a_field():
     assert x == {"amount": 12.0} and key == "s1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs stream_ml/runtime/build.py build_source to pass keep_key=cfg.keep_key to "
-    "RowDecoder (the lead's file); remove this marker then",
-)
 def test_a_csv_config_with_a_feature_by_its_key_runs(tmp_path):
     path = tmp_path / "stores.csv"
     data = rows()

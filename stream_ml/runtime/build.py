@@ -60,6 +60,7 @@ def build_source(cfg: Any) -> tuple[Any, RowDecoder | None]:
         key=getattr(cfg, "key", None),
         ts=getattr(cfg, "ts", None),
         categorical=getattr(cfg, "categorical", ()),
+        keep_key=getattr(cfg, "keep_key", False),  # a feature groups by the record key
     )
     return src, decoder
 

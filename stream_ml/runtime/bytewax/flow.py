@@ -163,7 +163,7 @@ def build_flow(
 
     flow = Dataflow(flow_id)
     items = op.input("source", flow, SourceAdapter(sources, batch_size=batch_size))
-    dec = Decoder(decoder, keyed=keyed, groups=key_groups)
+    dec = Decoder(decoder, keyed=keyed, groups=key_groups, locate=locate)
     keyed_items = op.flat_map_batch("validate", items, dec.route)
     builder = logic_builder(
         factory,
