@@ -8,7 +8,6 @@ the fields, and the feature stage keeps it away from the models (its ``keep_keys
 
 from __future__ import annotations
 
-import pytest
 from river import linear_model
 
 from connectors import IterableSource, RowDecoder
