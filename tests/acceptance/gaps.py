@@ -3,9 +3,11 @@
 One table, so that whoever closes a gap deletes its line here and the check becomes a plain
 test again. The marks are not strict: a check that starts passing is reported as XPASS (and the
 line should go). Today every runtime agrees on outputs (snapshot records included) and digests,
-also after kills, and a drift challenger behind the router is promoted on the weather stream (it
-answers in shadow); on the keyed stream it never wins (one gap, per stream, checked in the test). At 6174850 the promotion check failed: a challenger behind a router was
-never scored. (At cefe4c9,
+also after kills, and a drift challenger behind the router is promoted on both streams (it
+answers in shadow, and so does the model it challenges, on every event). The keyed stream's
+promotion gap closed at the paired comparison of challengers (issue #16): before it, the
+watched model answered only when the router served it and no challenger won within 3,000 rows.
+At 6174850 the promotion check failed: a challenger behind a router was never scored. (At cefe4c9,
 before the one-driver refactor and seeded detectors, 41 checks failed: replay, Bytewax and the
 consumer dropped snapshot records, Bytewax dropped drift/challenger records and had no digest,
 serve wrote no sink and skipped its shutdown snapshot after trailing feedback, and KS
@@ -21,14 +23,7 @@ import pytest
 #: check -> runtime (or "*" for a check that is not per runtime) -> the gap it fails on.
 #: Checks: "kinds", "outputs", "digest", "repeat_outputs", "repeat_digest", "kill_outputs",
 #: "kill_digest" (per runtime), "promotion" (per stream).
-GAPS: dict[str, dict[str, str]] = {
-    "promotion": {
-        "keyed": (
-            "on the keyed stream the ADWIN challenger never beats the primary within 3,000 rows "
-            "(the drift issue: actions that beat a reset); the weather stream promotes"
-        ),
-    },
-}
+GAPS: dict[str, dict[str, str]] = {}
 
 
 def params(check: str, runtimes: Iterable[str]) -> list[object]:
