@@ -255,6 +255,7 @@ def test_a_model_added_at_run_time_is_shadow_scored_then_an_arm_that_wins() -> N
         models = engine.metrics()
         c = models["c"]
         assert c["learned"] == c["scored"] == 2800 and c["answered"] == 2800
+        assert c["created"] == 200 and models["a"]["created"] == 0
         assert c["role"] == "candidate" and "c" in engine.router.router.arms
         assert sum(m["served"] for m in models.values()) == 3000
         assert c["served"] == served.count("c")

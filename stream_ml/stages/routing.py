@@ -321,6 +321,8 @@ def predict_routed(
             for s in slots:
                 if s.name not in stage.names:
                     stage.join(s.name)
+                    if not s.created:
+                        s.created = seq - 1  # added after the engine's last event
         answering = set(decision.answering)
         if stage.always:
             answering.update(stage.always)
