@@ -201,3 +201,6 @@ def test_several_challengers_and_the_oldest_restarts() -> None:
         assert m[n]["role"] == "challenger" and m[n]["learned"] <= 3000 - m[n]["created"]
     assert m["m"]["role"] == "primary" and m["m"]["served"] == 3000
     assert copy is not None and copy.metrics() == m
+    live = engine.summary()["drift"][0]["challengers"]
+    assert {c["name"] for c in live} == {"m~challenger", "m~challenger2"}
+    assert all(c["wins"] + c["losses"] <= c["pairs"] and c["window"] <= 200 for c in live)
