@@ -94,12 +94,13 @@ def write_html(path: str | Path, text: str) -> Path:
 
 
 def _lines(go: Any, title: str, xs: list[int], series: dict[str, list[float]],
-           ytitle: str, drift_points: Sequence[int], alarms: Sequence[tuple[int, str]] = ()
-           ) -> Any:  # fmt: skip
+           ytitle: str, drift_points: Sequence[int], alarms: Sequence[tuple[int, str]] = (),
+           dash: dict[str, str] | None = None) -> Any:  # fmt: skip
     fig = go.Figure()
     for name, ys in series.items():
+        line = {"dash": dash[name]} if dash and name in dash else None
         fig.add_trace(go.Scatter(x=xs, y=[None if _nan(y) else y for y in ys], mode="lines",
-                                 name=name))  # fmt: skip
+                                 name=name, line=line))  # fmt: skip
     for p in drift_points:
         fig.add_vline(x=p, line_dash="dash", line_color="red",
                       annotation_text=f"drift at {p}", annotation_position="top left")  # fmt: skip
@@ -135,11 +136,14 @@ def freshness_html(report: Any) -> str:
         "ran in one engine on the same events and labels (prequential: predict, then learn)."
         "</p>"
     ]
+    models = list(dict.fromkeys(r["model"] for r in report.rows))
+    styles = ("solid", "dash", "dot", "dashdot", "longdash")
+    dash = {r["slot"]: styles[models.index(r["model"]) % len(styles)] for r in report.rows}
     for m in report.metrics:
         series = {r["slot"]: report.series(r["slot"], m)[1] for r in report.rows}
         better = "higher is better" if report.bigger_is_better[m] else "lower is better"
-        blocks.append(_lines(go, f"rolling {m} over time ({better})", xs, series, m,
-                             report.drift_points))  # fmt: skip
+        blocks.append(_lines(go, f"rolling {m} over time ({better}; one dash style per model)",
+                             xs, series, m, report.drift_points, dash=dash))  # fmt: skip
     slots = [r["slot"] for r in report.rows]
     cost = go.Figure(go.Bar(x=slots, y=[r["seconds"] for r in report.rows],
                             text=[f"{r['updates']} updates" for r in report.rows],
