@@ -287,13 +287,15 @@ class BettingTest:
     stays exact). With unequal traffic the surplus of the larger arm is not used: the test has
     the power of ``min(n_a, n_b)`` pairs. ``sides=("down",)`` keeps only the gambler betting
     that the mean is below theta0 (a one-sided guard, still at ``alpha / 2``). One-sample use
-    (interleaving outcomes): :meth:`add`. An update multiplies the 2 x 23 wealths (a tie at
-    ``theta0 = 0`` changes nothing and costs nothing); :meth:`check` (O(23), nothing to do when
-    no difference arrived since the last one) updates the always-valid p-value ``min(1, 2 /
-    wealth)`` (running minimum) and, at the first rejection, the sign (``direction``), after
-    which the wealth stops. ``low`` / ``high`` are a confidence sequence for the mean
-    difference (running intersection), computed by :meth:`as_dict` and at the rejection from
-    the win / tie / loss counts, so for differences in {-1, 0, 1} only (else -inf / inf).
+    (interleaving outcomes): :meth:`add`. While every difference is in {-1, 0, 1} (binary
+    metrics, win / tie / loss) an update is a counter increment and the wealth follows from the
+    counts; after the first other difference, an update multiplies the 2 x 23 wealths.
+    :meth:`check` (O(23), nothing to do when no difference arrived since the last one) updates
+    the always-valid p-value ``min(1, 2 / wealth)`` (running minimum) and, at the first
+    rejection, the sign (``direction``), after which the wealth stops. ``low`` / ``high`` are a
+    confidence sequence for the mean difference (running intersection), computed by
+    :meth:`as_dict` and at the rejection from the win / tie / loss counts, so for differences
+    in {-1, 0, 1} only (else -inf / inf).
 
     Examples
     --------
@@ -314,6 +316,7 @@ class BettingTest:
         "_checked",
         "_down",
         "_factors",
+        "_logf",
         "_qa",
         "_qb",
         "_up",
@@ -368,6 +371,20 @@ class BettingTest:
             d: ([1.0 + lam * (d - m) for lam in BETS], [1.0 - lam * (d - m) for lam in BETS])
             for d in (-1.0, 0.0, 1.0)
         }
+        # the same, as logs, per placed bet: (log weight, up +1, up 0, up -1, down +1, 0, -1)
+        self._logf = [
+            (
+                math.log(wj),
+                math.log1p(lam * (1.0 - m)),
+                math.log1p(-lam * m),
+                math.log1p(-lam * (1.0 + m)),
+                math.log1p(-lam * (1.0 - m)),
+                math.log1p(lam * m),
+                math.log1p(lam * (1.0 + m)),
+            )
+            for wj, lam in zip(self._weights, BETS, strict=True)
+            if wj > 0.0
+        ]
         self.reset()
 
     def reset(self) -> None:
@@ -375,9 +392,10 @@ class BettingTest:
         self.n = self.wins = self.ties = self.losses = self._checked = 0
         self.total = 0.0
         self.ternary = True
-        # each bet's wealth times its weight (so the mixture's wealth is the sum)
-        self._up = list(self._weights)
-        self._down = list(self._weights)
+        # each bet's wealth times its weight (so the mixture's wealth is the sum); while every
+        # difference is in {-1, 0, 1} the wealth follows from the counts and these stay None
+        self._up: list[float] | None = None
+        self._down: list[float] | None = None
         self._qa: deque[float] = deque(maxlen=self.max_queue)
         self._qb: deque[float] = deque(maxlen=self.max_queue)
         self.p_value = 1.0
@@ -410,10 +428,14 @@ class BettingTest:
             self.losses += 1
         elif d == 0.0:
             self.ties += 1
+        elif self.direction == 0:  # the first difference not in {-1, 0, 1}: wealth per bet
+            if self._up is None:  # the counts so far (this d is not among them)
+                self._up, self._down = self._count_wealths()
+            self.ternary = False
         else:
             self.ternary = False
-        if self.direction:  # decided: the counts go on, the wealth is what it was
-            return
+        if self.direction or self._up is None or self._down is None:
+            return  # decided (the counts go on), or the wealth follows from the counts
         f = self._factors.get(d)
         if f is None:
             x = d - self.theta0
@@ -422,6 +444,17 @@ class BettingTest:
         elif d != 0.0 or self.theta0 != 0.0:  # a tie at theta0 = 0 changes nothing
             self._up = [v * g for v, g in zip(self._up, f[0], strict=True)]
             self._down = [v * g for v, g in zip(self._down, f[1], strict=True)]
+
+    def _count_wealths(self) -> tuple[list[float], list[float]]:
+        """Per bet, weighted wealth of the up and the down gambler from the win / tie / loss
+        counts (every bet, 0 for those not placed)."""
+        w, t, lo = self.wins, self.ties, self.losses
+        up, down = [0.0] * len(BETS), [0.0] * len(BETS)
+        placed = [j for j, wj in enumerate(self._weights) if wj > 0.0]
+        for j, (lw, u1, u0, um, d1, d0, dm) in zip(placed, self._logf, strict=True):
+            up[j] = math.exp(min(lw + w * u1 + t * u0 + lo * um, 700.0))
+            down[j] = math.exp(min(lw + w * d1 + t * d0 + lo * dm, 700.0))
+        return up, down
 
     # -- evidence -----------------------------------------------------------------------------
     def _log_wealths(self, m: float, w: int, t: int, lo: int) -> list[float]:
@@ -445,6 +478,16 @@ class BettingTest:
 
     def wealth(self) -> tuple[float, float]:
         """Wealth of the up and the down gambler now (each started with 1)."""
+        if self._up is None or self._down is None:
+            w, t, lo = self.wins, self.ties, self.losses
+            return (
+                sum(
+                    math.exp(min(f[0] + w * f[1] + t * f[2] + lo * f[3], 700.0)) for f in self._logf
+                ),
+                sum(
+                    math.exp(min(f[0] + w * f[4] + t * f[5] + lo * f[6], 700.0)) for f in self._logf
+                ),
+            )
         return sum(self._up), sum(self._down)
 
     def check(self) -> bool:
@@ -453,8 +496,9 @@ class BettingTest:
         if self.n == self._checked or self.direction:
             return self.rejected
         self._checked = self.n
-        up = sum(self._up) if "up" in self.sides else 0.0
-        down = sum(self._down) if "down" in self.sides else 0.0
+        up, down = self.wealth()
+        up = up if "up" in self.sides else 0.0
+        down = down if "down" in self.sides else 0.0
         best = max(up, down, 1.0)
         self.statistic = best
         self.p_value = min(self.p_value, 2.0 / best)
