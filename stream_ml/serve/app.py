@@ -61,8 +61,10 @@ from stream_ml.serve.state import ServeState
 from stream_ml.serve.worker import EngineWorker
 
 STATIC = Path(__file__).parent / "static"
-_STATUS = {"unknown_id": 404, "expired_id": 410, "duplicate_id": 409, "overloaded": 503,
-           "model_error": 500, "internal": 500}  # fmt: skip
+# bad_feedback: well formed, but it does not fit the prediction it names (clicks for a
+# prediction that is no ranking, a label for a ranking, items that were not shown): a conflict
+_STATUS = {"unknown_id": 404, "expired_id": 410, "duplicate_id": 409, "bad_feedback": 409,
+           "overloaded": 503, "model_error": 500, "internal": 500}  # fmt: skip
 _ERRORS: dict[int | str, dict[str, Any]] = {
     s: {"model": schemas.ErrorOut} for s in (401, 403, 404, 409, 410, 413, 422, 503)
 }
@@ -236,6 +238,8 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # FastAPI's "error parsing the body": a malformed message
+            return _record("malformed_message", "body", f"not JSON: {exc.detail}", 422)
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         response = _record(code, None, str(exc.detail), exc.status_code)
         for k, v in (exc.headers or {}).items():  # 405's Allow
@@ -319,7 +323,9 @@ def create_app(
             spec = default_openapi()
             comps = spec.setdefault("components", {}).setdefault("schemas", {})
             for kind in (Observation, Feedback):
-                comps[kind.__name__] = body_schema(kind, worker.schema)
+                comps[kind.__name__] = body_schema(
+                    kind, worker.schema, router=getattr(engine, "router", None) is not None
+                )
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]

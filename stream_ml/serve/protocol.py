@@ -129,10 +129,11 @@ def body_ref(kind: type[Observation] | type[Feedback]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
 
 
-def body_schema(kind: type[Observation] | type[Feedback], schema: Any = None) -> dict[str, Any]:
+def body_schema(kind: type[Observation] | type[Feedback], schema: Any = None, *,
+                router: bool = True) -> dict[str, Any]:  # fmt: skip
     """The JSON schema of a REST body of ``kind``, with the server's input schema
     (:class:`~stream_ml.serve.schemas.InputSchema`) for the features; a feedback needs a
-    label, a reward or clicks (one of them not null)."""
+    label, a reward or clicks (one of them not null), and has no reward without a ``router``."""
     js = copy.deepcopy(kind.model_json_schema())
     js["properties"]["ts"] = _TS
     js["properties"]["kind"].pop("default", None)
@@ -141,14 +142,18 @@ def body_schema(kind: type[Observation] | type[Feedback], schema: Any = None) ->
         item = schema.json_schema()
         item["properties"] = {
             **item.get("properties", {}),
-            "id": {"anyOf": [{"type": "string"}, {"type": "number"}]},
+            "id": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}],
+                   "description": "unique among the candidates"},  # fmt: skip
         }
         item["required"] = ["id"]
         js["properties"]["candidates"] = {"anyOf": [{"type": "array", "items": item},
                                                     {"type": "null"}], "default": None}  # fmt: skip
     if kind is Feedback:
+        fields = ("label", "reward", "clicks") if router else ("label", "clicks")
+        if not router:
+            del js["properties"]["reward"]
         js["anyOf"] = [{"required": [f], "properties": {f: {"not": {"type": "null"}}}}
-                       for f in ("label", "reward", "clicks")]  # fmt: skip
+                       for f in fields]  # fmt: skip
     return js
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from stream_ml.errors import EventError, NotANumberError
+from stream_ml.errors import EventError, MissingFieldError, NotANumberError
 
 _ACCEPTS: dict[str, tuple[type, ...]] = {
     "float": (float, int), "int": (int,), "bool": (bool,), "str": (str,),
@@ -35,13 +35,20 @@ class UnknownFieldError(EventError):
     code = "unknown_field"
 
 
+class DuplicateCandidateError(EventError):
+    """Two candidates of one ranking request share an id (a conflict, like a duplicate id)."""
+
+    code = "duplicate_id"
+
+
 class InputSchema:
     """The kinds of feature values the server accepts; a bad value is refused by name.
 
     Each field's kind comes from, in order: ``declared`` (``[serve] schema``); then the
     ``undeclared`` rule: ``"first"`` locks a field to the kind of its first value (``float``
     for any number, ``bool``, ``str``), ``"float"`` wants numbers, ``"any"`` checks nothing,
-    ``"refuse"`` refuses the field. ``None`` values are not checked (missing). Ranking
+    ``"refuse"`` refuses the field. A ``None`` value is refused unless the rule is ``"any"``
+    (River takes a missing feature as an absent key; a ``None`` fails in the model). Ranking
     ``candidates`` are checked like the features (their ``id`` aside). Locked kinds are state
     (:meth:`state`, :meth:`restore`): at most ``max_fields`` fields are locked, later ones are
     not checked. :meth:`check` with ``lock=False`` checks without locking anything.
@@ -89,12 +96,14 @@ class InputSchema:
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of the features this accepts (locked kinds aside: they change)."""
-        props = {n: {"type": [_JSON[k], "null"]} for n, k in self.declared.items()}
-        rest: Any = {"type": ["number", "boolean", "string", "null"]}
+        props = {n: {"type": _JSON[k]} for n, k in self.declared.items()}
+        rest: Any = {"type": ["number", "boolean", "string"]}
         if self.undeclared == "float":
-            rest = {"type": ["number", "null"]}
+            rest = {"type": "number"}
         elif self.undeclared == "refuse":
             rest = False
+        elif self.undeclared == "any":
+            rest = {"type": ["number", "boolean", "string", "null"]}
         return {"type": "object", "properties": props, "additionalProperties": rest}
 
     def state(self) -> dict[str, str]:
@@ -110,8 +119,11 @@ class InputSchema:
         """The error for the first bad value (fields in order), or None; locks new fields."""
         err = self._check(features, "features", lock, False)
         if err is None and candidates:
+            seen: set[str] = set()
             for i, c in enumerate(candidates):
-                err = self._check(c, f"candidates.{i}", lock, True)
+                err = _candidate_id(c.get("id"), i, seen) or self._check(
+                    c, f"candidates.{i}", lock, True
+                )
                 if err is not None:
                     break
         return err
@@ -120,13 +132,16 @@ class InputSchema:
                candidate: bool) -> EventError | None:  # fmt: skip
         declared, locked, rule = self.declared, self.locked, self.undeclared
         for name, value in x.items():
-            if value is None or (candidate and name == "id"):
+            if candidate and name == "id":
                 continue
             t = type(value)
             want = declared.get(name)
+            if want is None and rule == "any":
+                continue
+            if value is None:  # River's models take a missing feature as an absent key
+                why = "null is not a value: leave a missing feature out"
+                return WrongKindError(f"{where}.{name}", why)
             if want is None:
-                if rule == "any":
-                    continue
                 if rule == "first":
                     want = locked.get(name)
                     if want is None:
@@ -154,6 +169,20 @@ class InputSchema:
         if self.from_source:
             return "not a categorical column of the training source"
         return "undeclared fields are numbers"
+
+
+def _candidate_id(cid: Any, i: int, seen: set[str]) -> EventError | None:
+    """A candidate's id: a non-empty string or a number, not used by another candidate."""
+    field = f"candidates.{i}.id"
+    if cid is None or cid == "":
+        return MissingFieldError(field, "every candidate needs an id")
+    if type(cid) not in (str, int, float):
+        return WrongKindError(field, f"expected a string or a number, got {_short(cid)}")
+    key = str(cid)
+    if key in seen:
+        return DuplicateCandidateError(field, f"two candidates with the id {key!r}")
+    seen.add(key)
+    return None
 
 
 def _short(value: Any) -> str:

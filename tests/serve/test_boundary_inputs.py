@@ -129,9 +129,9 @@ def test_kinds_lock_at_first_sight_without_a_declared_source(serve):
         "wrong_kind", "features.city", 2)  # fmt: skip
     assert "[serve] schema" in batch[2]["reason"]
     assert (y_num["code"], y_num["field"]) == ("wrong_kind", "features.y")  # y locked to str
-    assert x_none["kind"] == "prediction"  # None is a missing value, never a kind
+    assert (x_none["code"], x_none["field"]) == ("wrong_kind", "features.x")  # leave it out
     assert server.app.state.serve.worker.schema.state() == {"x": "float", "y": "str"}
-    assert server.engine.summary()["events"] == 4
+    assert server.engine.summary()["events"] == 3
 
 
 def test_undeclared_refuse_and_candidates(serve):
@@ -149,7 +149,7 @@ def test_undeclared_refuse_and_candidates(serve):
         spec = http.get("/openapi.json").json()["components"]["schemas"]["Observation"]
         assert spec["properties"]["features"] == {
             "type": "object", "additionalProperties": False,
-            "properties": {"x": {"type": ["number", "null"]}, "n": {"type": ["integer", "null"]}},
+            "properties": {"x": {"type": "number"}, "n": {"type": "integer"}},
         }  # fmt: skip
 
 
