@@ -142,8 +142,10 @@ def body_schema(kind: type[Observation] | type[Feedback], schema: Any = None, *,
         item = schema.json_schema()
         item["properties"] = {
             **item.get("properties", {}),
-            "id": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}],
-                   "description": "unique among the candidates"},  # fmt: skip
+            "id": {
+                "anyOf": [{"type": "string", "minLength": 1}, {"type": "number"}],
+                "description": "unique among the candidates",
+            },
         }
         item["required"] = ["id"]
         js["properties"]["candidates"] = {"anyOf": [{"type": "array", "items": item},

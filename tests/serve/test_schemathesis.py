@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-import schemathesis.specs.openapi.schemas  # noqa: F401  (imported here: see below)
+import schemathesis.specs.openapi.schemas  # imported here, not lazily: see below
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import load_all_checks
 
