@@ -346,6 +346,8 @@ class Engine:
         """Add a model (it answers and learns from the next events on; a drift challenger)."""
         if any(s.name == slot.name for s in self.slots):
             raise ConfigError(f"a model named {slot.name!r} already exists")
+        if not slot.created:
+            slot.created = self.seq  # its counts run from here (see metrics())
         self.slots.append(slot)
 
     def remove_slot(self, name: str) -> None:
