@@ -1,7 +1,12 @@
-"""Run a scenario through the engine, the same path a live stream takes."""
+"""Run a scenario through the engine, the same path a live stream takes.
+
+:func:`human_report` rounds a report's floats for people (4 significant digits); the JSON output
+keeps full precision.
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from connectors import IterableSource
@@ -68,3 +73,30 @@ def run_scenario(
         summary["observed"] = observer.result()
     truth = scenario.ground_truth(n, seed)
     return {"summary": summary, "report": scenario.report(summary, truth)}
+
+
+def round_sig(x: float, digits: int = 4) -> float:
+    """``x`` rounded to ``digits`` significant digits (non-finite values unchanged).
+
+    >>> round_sig(0.123456), round_sig(123456.0), round_sig(-0.000123456), round_sig(0.0)
+    (0.1235, 123500.0, -0.0001235, 0.0)
+    """
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - math.floor(math.log10(abs(x))))
+
+
+def human_report(obj: Any, digits: int = 4) -> Any:
+    """``obj`` with every float rounded to ``digits`` significant digits (ints, strings and the
+    structure unchanged): what the human report prints.
+
+    >>> human_report({"auc": 0.912345678, "n": 3, "phases": [1.23456789, None]})
+    {'auc': 0.9123, 'n': 3, 'phases': [1.235, None]}
+    """
+    if isinstance(obj, float):
+        return round_sig(obj, digits)
+    if isinstance(obj, dict):
+        return {k: human_report(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [human_report(v, digits) for v in obj]
+    return obj

@@ -3,6 +3,11 @@
 The signing key comes from ``$STREAM_ML_SNAPSHOT_KEY`` (or ``--key-env NAME``); without one,
 ``--trust-unsigned`` must be given explicitly.
 
+Times are ISO 8601 in UTC (``2026-12-01T12:50:01Z``); ``--json`` output keeps the numbers too
+(``created_at``, ``event_time``: seconds since the epoch) next to them (``*_iso``). ``list`` fits
+80 columns (version, parent, events, created, size, tags, check); ``--wide`` adds the offset,
+event time and metrics. ``diff`` gives the change of every metric, per model.
+
 Every command says on stderr when the store lost committed snapshots (a deleted or damaged
 ``-wal`` file). ``list`` shows a ``check`` column (signature and metadata of each row, without
 reading payloads); ``verify`` checks everything short of unpickling (quick_check, losses,
@@ -26,6 +31,7 @@ import sys
 from typing import Any
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -77,13 +83,44 @@ def _check_text(check: Any) -> str:
 def _info_dict(info: Any) -> dict[str, Any]:
     d = {name: getattr(info, name) for name in info.__dataclass_fields__}
     d["tags"] = list(d["tags"])
+    d["created_at_iso"], d["event_time_iso"] = iso(d["created_at"]), iso(d["event_time"])
     return d
 
 
-def _when(t: float | None) -> str:
+def iso(t: float | None) -> str | None:
+    """Seconds since the epoch as ISO 8601 in UTC, to the second (None stays None).
+
+    >>> iso(0.0), iso(1764593401.7), iso(None)
+    ('1970-01-01T00:00:00Z', '2025-12-01T12:50:01Z', None)
+    """
     if t is None:
-        return "-"
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+        return None
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _when(t: float | None) -> str:
+    return iso(t) or "-"
+
+
+def _size(n: int) -> str:
+    """A byte count for people: ``183.2 kB``."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return str(n)  # pragma: no cover
+
+
+def metric_deltas(old: Any, new: Any) -> Any:
+    """``new - old`` for numbers, per key for dicts of them (a model's metrics), else None.
+
+    >>> metric_deltas({"Accuracy": 0.5, "F1": None}, {"Accuracy": 0.75, "F1": 0.5})
+    {'Accuracy': 0.25, 'F1': None}
+    """
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {k: metric_deltas(old.get(k), new.get(k)) for k in sorted(set(old) | set(new))}
+    numbers = all(isinstance(x, int | float) and not isinstance(x, bool) for x in (old, new))
+    return new - old if numbers else None
 
 
 def _common(f: Any) -> Any:
@@ -109,48 +146,53 @@ def snapshots() -> None:
 @snapshots.command("list")
 @click.argument("db", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--wide", is_flag=True, help="Every column (offset, event time, metrics) too.")
 @_common
-def list_(db: str, as_json: bool, key_env: str, trust_unsigned: bool) -> None:
+def list_(db: str, as_json: bool, wide: bool, key_env: str, trust_unsigned: bool) -> None:
     """List the snapshots in DB, newest last."""
     with _open(db, key_env, trust_unsigned) as store:
         infos = store.list()
         checks = {c.version: c for c in store.checks()}
     if as_json:
         out = [{**_info_dict(i), "check": _check_dict(checks[i.version])} for i in infos]
-        click.echo(json.dumps(out, indent=2, default=str))
+        click.echo(_dumps(out))
         return
-    t = Table(title=f"snapshots in {db}")
-    for col in (
-        "version",
-        "parent",
-        "events",
-        "offset",
-        "event time",
-        "created",
-        "size",
-        "tags",
-        "metrics",
-        "check",
-    ):
-        t.add_column(col)
+    t = Table(title=f"snapshots in {db}", box=box.SIMPLE_HEAD, pad_edge=False,
+              collapse_padding=True)  # fmt: skip
+    cols = ["version", "parent", "events", "created", "size", "tags", "check"]
+    if wide:
+        cols[3:3] = ["offset", "event time"]
+        cols.append("metrics")
+    for col in cols:
+        right = col in ("version", "parent", "events", "offset", "size")
+        t.add_column(col, justify="right" if right else "left", no_wrap=not wide)
     for i in infos:
-        metrics = "; ".join(f"{m}: {_values(v)}" for m, v in (i.metrics or {}).items())
-        t.add_row(
-            str(i.version),
-            str(i.parent or "-"),
-            str(i.events),
-            str(i.offset),
-            _when(i.event_time),
-            _when(i.created_at),
-            f"{i.size:,}",
-            ",".join(i.tags) or "-",
-            metrics,
-            _check_text(checks[i.version]),
-        )
-    console.print(t)
+        cells = {
+            "version": str(i.version),
+            "parent": str(i.parent or "-"),
+            "events": f"{i.events:,}",
+            "offset": str(i.offset),
+            "event time": _when(i.event_time),
+            "created": _when(i.created_at),
+            "size": _size(i.size),
+            "tags": ",".join(i.tags) or "-",
+            "metrics": "; ".join(f"{m}: {_values(v)}" for m, v in (i.metrics or {}).items()),
+            "check": _check_text(checks[i.version]),
+        }
+        t.add_row(*(cells[c] for c in cols))
+    if wide and not console.is_terminal:  # a pipe or a file: one line per snapshot
+        Console(width=max(console.width, 240)).print(t)
+    else:
+        console.print(t)
     for c in checks.values():
         if not c.ok:
             err_console.print(f"[bold red]refused[/]: {c.version}: {c.reason}", highlight=False)
+
+
+def _dumps(obj: Any) -> str:
+    from stream_ml.cli import dumps
+
+    return dumps(obj)
 
 
 def _check_dict(check: Any) -> dict[str, Any]:
@@ -212,7 +254,7 @@ def show(db: str, version: int, verify: bool, key_env: str, trust_unsigned: bool
                 out["verified"] = True
         except StreamMLError as exc:
             raise click.ClickException(str(exc)) from exc
-    click.echo(json.dumps(out, indent=2, default=str))
+    click.echo(_dumps(out))
 
 
 @snapshots.command("diff")
@@ -227,17 +269,25 @@ def diff(db: str, v1: int, v2: int, key_env: str, trust_unsigned: bool) -> None:
             out = store.diff(v1, v2)
         except StreamMLError as exc:
             raise click.ClickException(str(exc)) from exc
-    click.echo(json.dumps(out, indent=2, default=str))
+    for m in out["metrics"].values():
+        if m.get("delta") is None:
+            m["delta"] = metric_deltas(m.get("from"), m.get("to"))
+    for field in ("created_at", "event_time"):
+        if field in out["changed"]:
+            out["changed"][f"{field}_iso"] = [iso(t) for t in out["changed"][field]]
+    click.echo(_dumps(out))
 
 
 @snapshots.command("audit")
 @click.argument("db", type=click.Path(dir_okay=False))
 @_common
 def audit(db: str, key_env: str, trust_unsigned: bool) -> None:
-    """The audit trail: restores and rollbacks (JSON lines)."""
+    """The audit trail: restores and rollbacks (JSON lines; ``at`` in ISO 8601, UTC)."""
     with _open(db, key_env, trust_unsigned) as store:
         for rec in store.audit():
-            click.echo(json.dumps({n: getattr(rec, n) for n in rec.__dataclass_fields__}))
+            d = {n: getattr(rec, n) for n in rec.__dataclass_fields__}
+            d["at_unix"], d["at"] = d["at"], iso(d["at"])
+            click.echo(json.dumps(d, allow_nan=False))
 
 
 @snapshots.command("rollback")

@@ -71,7 +71,8 @@ def test_run_on_bytewax_equals_the_embedded_run(cli_env, python):
         ).stdout
     )
     full = json.loads(cli(["run", "examples/weather.toml", "--json"], cli_env, python).stdout)
-    summary = bw["keys"]["__global__"]
+    summary = bw  # the same report shape as the embedded runtime's (tests/test_cli_report.py)
+    assert bw["runtime"]["kind"] == "bytewax" and embedded["runtime"]["kind"] == "embedded"
     assert embedded["events"] == 3000
     assert summary["events"] == full["events"] == 18159
     for name in ("tree", "lr"):
@@ -91,5 +92,6 @@ def test_run_report_shows_drift_episodes_and_snapshots(cli_env, python, tmp_path
     )
     out = cli(["run", str(cfg), "--limit", "6000"], cli_env, python).stdout
     assert "drift inputs (features: feat_1, feat_2, feat_3): 1 alert(s), 1 episode(s)" in out
-    assert "episode 1: events" in out and "snapshots: last version" in out
+    assert "episode 1: events" in out
+    assert f"snapshots: 3 written to {tmp_path / 's.db'}, last version 3 (event 6,000" in out
     assert "scored" in out and "learned" in out

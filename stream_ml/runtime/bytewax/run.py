@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -99,14 +101,19 @@ def run_bytewax(
     recovery_partitions: int | None = None,
     batch_size: int = 1000,
     key_groups: int | None = 128,
+    extra_sinks: Sequence[Any] = (),
     **flow_options: Any,
 ) -> dict[str, Any]:
     """Run a config (or an engine factory, with ``flow_options``) on Bytewax to its end.
 
-    Returns ``{"runtime": "bytewax", "workers", "processes", "keys": {key: summary}}``; the
-    per-key summaries are only collected for a single-process run (with several processes they
-    are in the sinks, as ``summary`` outputs). ``key_groups``: see
+    Returns ``{"runtime": "bytewax", "workers", "processes", "keys": {key: summary}}`` (the
+    per-key summaries, also in the sinks as ``summary`` outputs). ``key_groups``: see
     :func:`~stream_ml.runtime.bytewax.flow.build_flow` (``None`` or 0: one Bytewax state per key).
+
+    ``extra_sinks``: sink objects that see every output too (a single-process run; the CLI's
+    tally of what each model served). With several processes each process writes its summaries
+    and tally to a file (``STREAM_ML_SUMMARY_DIR``), read back here: ``keys`` and ``tallies``
+    (one per process) are then filled in too.
     """
     key_groups = key_groups or None
     if workers < 1 or processes < 1:
@@ -141,7 +148,11 @@ def run_bytewax(
             keyed=keyed,
             batch_size=batch_size,
             key_groups=key_groups,
-            sinks=[*(sinks or []), lambda: _Summaries(keys)],
+            sinks=[
+                *(sinks or []),
+                lambda: _Summaries(keys),
+                *((lambda s=s: s) for s in extra_sinks),
+            ],
             snapshots=recovery is not None or flow_options.pop("snapshots", False),
             **flow_options,
         )
@@ -150,6 +161,33 @@ def run_bytewax(
         return result
     if flow_options:
         raise ConfigError(f"a multi-process run takes its options from the config: {flow_options}")
+    summary_dir = tempfile.mkdtemp(prefix="stream-ml-summaries-")
+    try:
+        _run_processes(config, workers, processes, recovery, recovery_dir, keyed, batch_size,
+                       key_groups, snapshot_interval, backup_interval, summary_dir)  # fmt: skip
+        result["keys"], result["tallies"] = read_summaries(summary_dir)
+    finally:
+        shutil.rmtree(summary_dir, ignore_errors=True)
+    return result
+
+
+def read_summaries(directory: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The per-key summaries and the tallies the processes of a run wrote to ``directory``
+    (one JSON file per process, see ``stream_ml.runtime.bytewax_flow``)."""
+    keys: dict[str, Any] = {}
+    tallies: list[dict[str, Any]] = []
+    for f in sorted(Path(directory).glob("*.json")):
+        data = json.loads(f.read_text(encoding="utf-8"))
+        keys.update(data.get("summaries") or {})
+        if data.get("tally"):
+            tallies.append(data["tally"])
+    return keys, tallies
+
+
+def _run_processes(config: Any, workers: int, processes: int, recovery: Any,
+                   recovery_dir: Any, keyed: bool, batch_size: int, key_groups: int | None,
+                   snapshot_interval: float, backup_interval: float,
+                   summary_dir: str) -> None:  # fmt: skip
     path, tmp = _config_path(config)
     ports = _free_ports(processes)
     addresses = ";".join(f"127.0.0.1:{p}" for p in ports)
@@ -160,6 +198,7 @@ def run_bytewax(
         STREAM_ML_BATCH_SIZE=str(batch_size),
         STREAM_ML_KEY_GROUPS=str(key_groups or 0),
         STREAM_ML_SNAPSHOTS="1" if recovery is not None else "0",
+        STREAM_ML_SUMMARY_DIR=summary_dir,
     )
     args = [sys.executable, "-m", "bytewax.run", FLOW_IMPORT, "-w", str(workers), "-a", addresses]
     args += ["-s", str(int(snapshot_interval))]
@@ -173,5 +212,3 @@ def run_bytewax(
             os.unlink(tmp)
     if any(codes):
         raise BytewaxRunError(f"bytewax processes exited with {codes} ({' '.join(args)})")
-    result["keys"] = {}
-    return result
