@@ -12,6 +12,7 @@ from stream_ml.drift.base import DriftCheck, WindowedDetector
 from stream_ml.drift.categorical import ChiSquaredDetector, PSIDetector
 from stream_ml.drift.config import (
     ChiSquaredConfig,
+    CUSUMConfig,
     CvMConfig,
     DetectorConfig,
     KSConfig,
@@ -20,6 +21,7 @@ from stream_ml.drift.config import (
     RiverConfig,
     parse_detector_config,
 )
+from stream_ml.drift.cusum import CUSUMDetector
 from stream_ml.drift.cvm import CvMDetector
 from stream_ml.drift.episodes import DriftEpisodeEnd
 from stream_ml.drift.ks import KSDetector
@@ -27,7 +29,8 @@ from stream_ml.drift.mmd import MMDDetector
 from stream_ml.drift.monitor import DriftAlert, FeatureDriftMonitor
 
 __all__ = [
-    "ChiSquaredConfig", "ChiSquaredDetector", "CvMConfig", "CvMDetector", "DetectorConfig",
+    "CUSUMConfig", "CUSUMDetector", "ChiSquaredConfig", "ChiSquaredDetector", "CvMConfig",
+    "CvMDetector", "DetectorConfig",
     "DriftAlert", "DriftCheck", "DriftEpisodeEnd", "FeatureDriftMonitor", "KSConfig",
     "KSDetector", "MMDConfig", "MMDDetector", "PSIConfig", "PSIDetector", "RiverConfig",
     "RiverDetector", "WindowedDetector", "error_of", "parse_detector_config",

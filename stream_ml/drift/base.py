@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from stream_ml.drift import calibration as cal
+from stream_ml.drift.dependence import Dependence
 from stream_ml.drift.jobs import STEP_BUDGET, CalibrationJob
 from stream_ml.drift.seeding import DEFAULT_SEED
 from stream_ml.drift.segments import Segments
@@ -94,6 +95,8 @@ class WindowedDetector:
         n_simulations: int | None = None,
         fields: tuple[str, ...] | None = None,
         seed: int | None = None,
+        dependence: Dependence = "auto",
+        block_size: int | None = None,
     ) -> None:
         if min(n_features, reference_size, window_size, check_every) < 1 or lag < 0:
             raise ConfigError("sizes must be positive (lag non-negative)")
@@ -105,6 +108,11 @@ class WindowedDetector:
             raise ConfigError(f"{len(fields)} field names for {n_features} features")
         if reference not in ("fixed", "lagged"):
             raise ConfigError(f"unknown reference policy {reference!r}")
+        if dependence not in ("auto", "none", "ar1", "block"):
+            raise ConfigError(f"dependence must be 'auto', 'none', 'ar1' or 'block', "
+                              f"not {dependence!r}")  # fmt: skip
+        if block_size is not None and block_size < 1:
+            raise ConfigError("block_size must be at least 1")
         self.n_features = n_features
         self.reference_size = reference_size
         self.window_size = window_size
@@ -115,6 +123,8 @@ class WindowedDetector:
         self.calibration_method: cal.Method = calibration
         self.n_simulations = n_simulations
         self.fields = fields
+        self.dependence: Dependence = dependence
+        self.block_size = block_size
         self.seed = DEFAULT_SEED if seed is None else seed  # never OS entropy
         self._fixed_threshold = threshold
         self._rng = np.random.default_rng(self.seed)
@@ -296,7 +306,8 @@ class WindowedDetector:
         if method == "uniform":
             assert self._uniform is not None
             self.threshold = self._uniform["threshold"]
-            self.calibration = {**self._uniform, "status": "calibrated", "since": since}
+            self.calibration = {**self._uniform, "status": "calibrated", "since": since,
+                                **self._report(pool)}  # fmt: skip
             return
         spec = self._spec()
         interim, rule = self._interim(spec, pool)
@@ -304,7 +315,7 @@ class WindowedDetector:
         self.threshold = interim
         self.calibration = {"method": method, "status": "interim", "since": since,
                             "threshold": interim, "ert": spec.ert, "interim": rule,
-                            "progress": 0.0}  # fmt: skip
+                            "progress": 0.0, **self._report(pool)}  # fmt: skip
 
     def _advance_job(self) -> None:
         job = self._job
@@ -324,12 +335,17 @@ class WindowedDetector:
                    "interim_threshold": self.calibration["threshold"],
                    "interim_since": self.calibration["since"], "steps": job.steps}  # fmt: skip
         self.threshold = job.result["threshold"]
+        extra = {k: self.calibration[k] for k in ("dependence",) if k in self.calibration}
         self.calibration = {**job.result, "status": "calibrated", "since": self.n_events,
-                            **interim}  # fmt: skip
+                            **interim, **extra}  # fmt: skip
 
     def _method(self, pool: NDArray[np.float64]) -> str:
         """The calibration to run on this reference: "uniform" or "bootstrap"."""
         return "bootstrap" if self.calibration_method == "auto" else self.calibration_method
+
+    def _report(self, pool: NDArray[np.float64]) -> dict[str, Any]:
+        """Extra entries of the calibration report of a job on ``pool`` (subclasses)."""
+        return {}
 
     def _interim(self, spec: cal.Spec, pool: NDArray[np.float64]) -> tuple[float, str]:
         """The threshold used while a bootstrap runs, and why it is conservative."""

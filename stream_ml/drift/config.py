@@ -22,13 +22,15 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from stream_ml.drift.adapters import RiverDetector
 from stream_ml.drift.categorical import ChiSquaredDetector, PSIDetector
+from stream_ml.drift.cusum import CUSUMDetector
 from stream_ml.drift.cvm import CvMDetector
 from stream_ml.drift.ks import KSDetector
 from stream_ml.drift.mmd import MMDDetector
 from stream_ml.errors import ConfigError
 
 __all__ = [
-    "ChiSquaredConfig", "CvMConfig", "DetectorConfig", "KSConfig", "MMDConfig", "PSIConfig",
+    "CUSUMConfig", "ChiSquaredConfig", "CvMConfig", "DetectorConfig", "KSConfig", "MMDConfig",
+    "PSIConfig",
     "RiverConfig", "parse_detector_config",
 ]  # fmt: skip
 
@@ -51,6 +53,11 @@ class _Windowed(_Config):
     lag: int = Field(0, ge=0)
     calibration: Literal["auto", "bootstrap", "uniform"] = "auto"
     n_simulations: int | None = Field(None, ge=10)
+    #: serial dependence (KS, CvM): "auto" (the AR(1) sieve when the reference's lag-1
+    #: autocorrelation is significant), "none", "ar1", "block" (stationary block bootstrap,
+    #: ``block_size`` its mean block length); see stream_ml.drift.dependence
+    dependence: Literal["auto", "none", "ar1", "block"] = "auto"
+    block_size: int | None = Field(None, ge=1)
     #: the detector's seed; None: the one ``build(seed=...)`` is given (a monitor derives one
     #: per detector), else :data:`~stream_ml.drift.seeding.DEFAULT_SEED`
     seed: int | None = None
@@ -63,6 +70,7 @@ class _Windowed(_Config):
             "check_every": self.check_every, "ert": self.ert if ert is None else ert,
             "threshold": self.threshold, "reference": self.reference, "lag": self.lag,
             "calibration": self.calibration, "n_simulations": self.n_simulations,
+            "dependence": self.dependence, "block_size": self.block_size,
             "seed": self.seed if self.seed is not None else seed,
         }  # fmt: skip
 
@@ -143,8 +151,48 @@ class RiverConfig(_Config):
                                 **params)  # fmt: skip
 
 
+class CUSUMConfig(_Config):
+    """A bank of CUSUMs on a metric or error stream (:class:`~stream_ml.drift.cusum.CUSUMDetector`).
+
+    One detector per field; calibrated to ``ert`` (per field ``ert * len(fields)`` in a monitor).
+
+    >>> cfg = parse_detector_config({"kind": "cusum", "reference_size": 300, "ert": 5000,
+    ...                              "shifts": [0.5, 1.0], "variance": []})
+    >>> det = cfg.build(fields=("error",))
+    >>> type(det).__name__, det.shifts, det.field, cfg.check_every
+    ('CUSUMDetector', (0.5, 1.0), 'error', 1)
+    """
+
+    kind: Literal["cusum"] = "cusum"
+    family: ClassVar[str] = "error"
+    #: a check per value (a monitor's episodes count calm checks in these)
+    check_every: ClassVar[int] = 1
+    reference_size: int = Field(500, ge=2)
+    ert: float | None = Field(10_000.0, gt=1)
+    threshold: float | None = Field(None, gt=0)
+    shifts: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    sides: Literal["both", "up", "down"] = "both"
+    variance: tuple[float, ...] = (2.0, 4.0)
+    dependence: Literal["auto", "none", "ar1", "block"] = "auto"
+    block_size: int | None = Field(None, ge=1)
+    n_simulations: int | None = Field(None, ge=10)
+    seed: int | None = None
+
+    def build(self, n_features: int = 1, fields: tuple[str, ...] | None = None,
+              ert: float | None = None, seed: int | None = None) -> CUSUMDetector:  # fmt: skip
+        if n_features != 1:
+            raise ConfigError("a CUSUM watches one value: one detector per field")
+        return CUSUMDetector(
+            reference_size=self.reference_size, ert=self.ert if ert is None else ert,
+            threshold=self.threshold, shifts=self.shifts, sides=self.sides,
+            variance=self.variance, dependence=self.dependence, block_size=self.block_size,
+            n_simulations=self.n_simulations, field=fields[0] if fields else None,
+            seed=self.seed if self.seed is not None else seed,
+        )  # fmt: skip
+
+
 DetectorConfig = Annotated[
-    KSConfig | CvMConfig | MMDConfig | ChiSquaredConfig | PSIConfig | RiverConfig,
+    KSConfig | CvMConfig | MMDConfig | ChiSquaredConfig | PSIConfig | RiverConfig | CUSUMConfig,
     Field(discriminator="kind"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(DetectorConfig)

@@ -13,6 +13,7 @@ distribution-free one when that is conservative (KS, or CvM without ties).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,12 @@ from numpy.typing import NDArray
 from stream_ml.drift import calibration as cal
 from stream_ml.drift import thresholds
 from stream_ml.drift.base import WindowedDetector
+from stream_ml.drift.dependence import (
+    ar1_coefficient,
+    block_length,
+    lag1,
+    serially_correlated,
+)  # fmt: skip
 from stream_ml.drift.rank_segments import RankSegments, has_ties
 from stream_ml.drift.ranks import merged_statistics
 from stream_ml.drift.segments import Segments
@@ -50,17 +57,57 @@ class RankDetector(WindowedDetector):
         """Whether the distribution-free threshold is conservative on this reference."""
         return self._stat == "ks" or not has_ties(pool)
 
+    def _dependent(self, pool: Array) -> bool:
+        """Whether to calibrate for serial dependence on this reference."""
+        if self.dependence == "auto":
+            return serially_correlated(pool)
+        return self.dependence in ("ar1", "block")
+
+    def _mean_block(self, pool: Array) -> float:
+        if not self._dependent(pool) or self.dependence != "block":
+            return 1.0
+        r = float(np.max(lag1(pool)))
+        return float(self.block_size or block_length(pool.shape[1], r))
+
+    def _ar(self, pool: Array) -> Array | None:
+        """The per-column AR(1) coefficients of the sieve ("ar1", and "auto" when dependent)."""
+        if not self._dependent(pool) or self.dependence == "block":
+            return None
+        return ar1_coefficient(pool)
+
     def _method(self, pool: Array) -> str:
         if self.calibration_method != "auto":
             return self.calibration_method
+        if self._dependent(pool):
+            return "bootstrap"
         return "uniform" if self._conservative(pool) else "bootstrap"
+
+    def _report(self, pool: Array) -> dict[str, Any]:
+        r = float(np.max(lag1(pool)))
+        block, ar = self._mean_block(pool), self._ar(pool)
+        method = ("Gaussian-copula AR(1) sieve" if ar is not None else
+                  "stationary block bootstrap" if block > 1 else "none")  # fmt: skip
+        report: dict[str, Any] = {"lag1": r, "method": method}
+        if block > 1:
+            report["mean_block"] = block
+        if ar is not None:
+            report["ar1"] = ar.tolist()
+        return {"dependence": report}
 
     def _interim(self, spec: cal.Spec, pool: Array) -> tuple[float, str]:
         if self._conservative(pool):
             assert self._uniform is not None
-            why = "uniform: distribution-free, conservative with ties (KS) and dependence"
-            return self._uniform["threshold"], why
+            c = self._uniform["threshold"]
+            if not self._dependent(pool):
+                return c, "uniform: distribution-free, conservative with ties (KS)"
+            # the variance of a mean of an AR(1) with lag-1 autocorrelation r grows by
+            # (1 + r) / (1 - r): the distribution-free threshold of that many fewer values
+            r = min(0.95, max(0.0, float(np.max(lag1(pool)))))
+            f = (1.0 + r) / (1.0 - r)
+            c = c * (f if self._stat == "cvm" else math.sqrt(f))
+            return c, f"uniform x effective-sample-size factor {f:.2f} (lag-1 r = {r:.2f})"
         return super()._interim(spec, pool)
 
     def _segments(self, spec: cal.Spec, pool: Array) -> Segments:
-        return RankSegments(spec, self._stat, pool)
+        return RankSegments(spec, self._stat, pool, mean_block=self._mean_block(pool),
+                            ar=self._ar(pool))  # fmt: skip

@@ -51,7 +51,7 @@ class Segments:
         """Statistics (b, c) of checks ``j0 .. j0 + c - 1`` of the batch's runs."""
         spec = self.spec
         ends = spec.warmup + (j0 + np.arange(c)) * spec.check_every  # events after the reference
-        new = self.draw(state["ref"], state["b"], int(ends[-1]) - state["t"], rng)
+        new = self.draw_for(state, int(ends[-1]) - state["t"], rng)
         tail = state["tail"]
         buf = new if tail is None else np.concatenate([tail, new], axis=-1)
         pos = ends - (int(ends[-1]) - buf.shape[-1])  # the checks' ends as positions in buf
@@ -59,6 +59,10 @@ class Segments:
         state["tail"] = np.ascontiguousarray(buf[..., -self.memory :])
         state["t"] = int(ends[-1])
         return out
+
+    def draw_for(self, state: dict[str, Any], t: int, rng: np.random.Generator) -> NDArray[Any]:
+        """The next ``t`` events of a batch (a subclass may keep more state in ``state``)."""
+        return self.draw(state["ref"], state["b"], t, rng)
 
     # -- for subclasses ------------------------------------------------------------------
     def reference(self, b: int, rng: np.random.Generator) -> Any:
