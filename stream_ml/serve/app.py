@@ -94,6 +94,10 @@ def _body(kind: type[Observation] | type[Feedback]) -> Callable[..., Any]:
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+_LEVELS = {("post", "/v1/predict"): "read", ("post", "/v1/feedback"): "write",
+           ("get", "/v1/models"): "read", ("get", "/v1/experiments"): "read",
+           ("get", "/v1/drift"): "read", ("get", "/v1/snapshots"): "read",
+           ("post", "/v1/snapshots/{version}/rollback"): "admin"}  # fmt: skip
 
 
 def _answer(d: dict[str, Any], ok: int = 200) -> JSONResponse:
@@ -326,6 +330,14 @@ def create_app(
                 comps[kind.__name__] = body_schema(
                     kind, worker.schema, router=getattr(engine, "router", None) is not None
                 )
+            if st.token is not None:  # which operations need the bearer token, as configured
+                bearer = {"type": "http", "scheme": "bearer"}
+                spec["components"]["securitySchemes"] = {"bearer": bearer}
+                for path, ops in spec["paths"].items():
+                    for method, op in ops.items():
+                        level = _LEVELS.get((method, path))
+                        if level is not None and (level != "read" or settings.auth == "all"):
+                            op["security"] = [{"bearer": []}]
         return app.openapi_schema  # type: ignore[return-value]
 
     app.openapi = openapi  # type: ignore[method-assign]
