@@ -2,8 +2,8 @@
 
 **Outputs.** Every output has a ``kind`` and an ``id``; the sinks are idempotent by
 ``kind:id`` (:func:`connectors.sinks._output_id`), so that is the key outputs are compared by.
-Kinds: ``prediction``, ``ack``, ``error``, ``drift``, ``promotion``, ``challenger``,
-``snapshot``, ``rollback``. A snapshot record is compared by its id and its ``events`` and
+Kinds: ``prediction``, ``ack``, ``error``, ``drift``, ``drift_end``, ``promotion``,
+``challenger``, ``reset``, ``snapshot``, ``rollback``. A snapshot record is compared by its id and its ``events`` and
 ``tags`` only (its ``version``, ``offset``, ``size``, ``created_at`` and ``note`` belong to the
 runtime that took it); every other kind by its whole content, as canonical JSON (sorted keys;
 ``NaN`` compares equal to ``NaN``, as in the sinks' bytes). ``summary`` outputs (the Bytewax
@@ -49,7 +49,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "everything_on.toml"
-KINDS = ("prediction", "ack", "error", "drift", "promotion", "challenger", "snapshot", "rollback")
+KINDS = (
+    "prediction", "ack", "error", "drift", "drift_end", "promotion", "challenger", "reset",
+    "snapshot", "rollback",
+)
 BOOKKEEPING = ("summary",)
 SNAPSHOT_FIELDS = ("id", "kind", "events", "tags")
 #: the kinds a run of the everything-on config must produce (a suite where none of them ever
