@@ -258,3 +258,22 @@ def test_keyed_bytewax_report_adds_up_the_engines(tmp_path, cli_env):
     assert r["models"]["lr"]["served"] == 600 and r["models"]["lr"]["metrics"] == {"MAE": None}
     human = run_cli(["run", str(cfg), "--runtime", "bytewax", "--keyed"], cli_env).stdout
     assert f"{len(engines)} engines (one per key)" in human
+
+
+def test_two_process_bytewax_report_collects_every_process(tmp_path, cli_env):
+    """With --processes 2 each process writes its engines' summaries and tally to a file that
+    run_bytewax reads back: the report counts every key (it used to hold no key at all)."""
+    from tests.acceptance.streams import keyed_messages
+
+    write_jsonl(keyed_messages(600), tmp_path / "k.jsonl")
+    cfg = tmp_path / "k.toml"
+    cfg.write_text(
+        f'[source]\nkind = "jsonl"\npath = "{tmp_path / "k.jsonl"}"\n'
+        "[models.lr]\nmodel = \"compose.Discard('store') | linear_model.LinearRegression()\"\n"
+        '[evaluation]\nmetrics = ["MAE"]\n'
+    )
+    args = ["run", str(cfg), "--json", "--runtime", "bytewax", "--keyed", "--processes", "2"]
+    r = strict_loads(run_cli(args, cli_env).stdout)
+    assert r["runtime"]["processes"] == 2 and set(r) == set(REPORT_KEYS)
+    assert r["events"] == 600 and r["models"]["lr"]["served"] == 600
+    assert len(r["engines"]) == r["runtime"]["engines"] == 20

@@ -199,6 +199,7 @@ def _run_processes(config: Any, workers: int, processes: int, recovery: Any,
         STREAM_ML_KEY_GROUPS=str(key_groups or 0),
         STREAM_ML_SNAPSHOTS="1" if recovery is not None else "0",
         STREAM_ML_SUMMARY_DIR=summary_dir,
+        STREAM_ML_REPORT="0",  # the caller reports, from the summaries written there
     )
     args = [sys.executable, "-m", "bytewax.run", FLOW_IMPORT, "-w", str(workers), "-a", addresses]
     args += ["-s", str(int(snapshot_interval))]
