@@ -63,7 +63,7 @@ def serve(config: str, host: str, port: int, settings_path: str | None, origins:
                 click.echo(f"warning: {stage.recovery}", err=True)
             if rec is not None:  # serve the newest valid snapshot's state
                 engine = rec.state["engine"]  # type: ignore[index]
-                resume = dict(rec.state.get("extra") or {})  # type: ignore[union-attr]
+                resume = dict(rec.state.get("extra") or {})  # type: ignore[attr-defined]
                 engine.snapshots = stage
                 stage.parent = rec.info.version
                 stage.store.record_audit("restore", to_version=rec.info.version,
