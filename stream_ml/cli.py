@@ -317,10 +317,14 @@ REPORT_KEYS = (
 
 
 def add_counts(models: dict[str, Any], tally: RunTally) -> None:
-    """Put the tally's served and answered counts into each model's entry."""
+    """Put the tally's served and answered counts into each model's entry where the engine's
+    summary has none (the engine counts them per model since its creation, across resumes; the
+    tally only sees this run's outputs)."""
     for name, m in models.items():
-        m["served"] = tally.served.get(name, 0)
-        m["answered"] = tally.answered.get(name, 0)
+        if m.get("served") is None:
+            m["served"] = tally.served.get(name, 0)
+        if m.get("answered") is None:
+            m["answered"] = tally.answered.get(name, 0)
 
 
 def shape_report(summary: dict[str, Any], runtime: dict[str, Any], run: dict[str, Any],

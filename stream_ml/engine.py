@@ -468,8 +468,12 @@ class Engine:
                 return
             clicked = set(clicks)
             for slot in self.slots:
-                for cid, features in record.rows:
-                    slot.learn_one(features, cid in clicked)
+                try:
+                    for cid, features in record.rows:
+                        slot.learn_one(features, cid in clicked)
+                except Exception as exc:  # counted like any model error (the router has its
+                    # reward already, so the ranking is consumed, not held)
+                    raise self._count(ModelError(slot.name, "learn", exc)) from exc
                 slot.learned += 1
             self.n_labels += 1
             return

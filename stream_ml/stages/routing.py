@@ -274,11 +274,23 @@ class RouterStage:
         if decision.arm != INTERLEAVED:
             self._log.append((decision.arm, decision.propensity, float(reward)))
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_ope_cache", None)  # a cache of summary(): not state (the digest)
+        return state
+
     def off_policy(self) -> dict[str, dict[str, Any]]:
         """IPS, SNIPS and DR estimates of serving each model always, from the log."""
         arms = [a for a in self.router.arms if a != INTERLEAVED]
         if not self._log or not arms:
             return {}
+        # the same log gives the same estimates: recomputed only when a reward came in since
+        # (the small-sample intervals are bootstrapped: not on every summary() call)
+        key = (len(self._log), self._log[-1], tuple(arms))
+        cached = getattr(self, "_ope_cache", None)
+        if cached is not None and cached[0][0] == key[0] and cached[0][1] is key[1] \
+                and cached[0][2] == key[2]:  # fmt: skip
+            return cached[1]
         log = OffPolicyLog(arms)
         for arm, p, r in self._log:
             if arm in arms and p > 0:
@@ -287,8 +299,13 @@ class RouterStage:
         for a in arms:
             ests: list[Estimate] = [log.ips(a), log.snips(a), log.doubly_robust(a)]
             out[a] = {
-                e.method: {"value": e.value, "low": e.low, "high": e.high, "n": e.n} for e in ests
-            }
+                e.method: {
+                    "value": e.value, "low": e.low, "high": e.high, "n": e.n, "ess": e.ess,
+                    "interval": e.interval, "warning": e.warning,
+                }
+                for e in ests
+            }  # fmt: skip
+        self._ope_cache = (key, out)
         return out
 
     def summary(self) -> dict[str, Any]:

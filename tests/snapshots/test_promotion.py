@@ -90,7 +90,7 @@ def test_ab_promotion_snapshot_holds_the_router_before_the_promotion(tmp_path: P
     tagged = stage.store.list(tag="promotion")
     assert len(tagged) == 1
     info = tagged[0]
-    assert info.note == "experiment: stable promoted (mSPRT decided)"
+    assert info.note == "experiment: stable promoted (betting test decided)"
     state, _ = stage.load(info.version)
     before = state["engine"].router.router
     assert before.promoted is None and before.pending_promotion.winner == "stable"

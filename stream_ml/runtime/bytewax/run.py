@@ -206,7 +206,12 @@ def _run_processes(config: Any, workers: int, processes: int, recovery: Any,
     if recovery is not None:
         args += ["-r", str(Path(recovery_dir).resolve()), "-b", str(int(backup_interval))]  # type: ignore[arg-type]
     try:
-        procs = [subprocess.Popen([*args, "-i", str(i)], env=env) for i in range(processes)]
+        # the workers' own chatter ("error connecting to worker 0 ...; retrying" while the
+        # others start) goes to stderr: stdout is the caller's report
+        procs = [
+            subprocess.Popen([*args, "-i", str(i)], env=env, stdout=2)
+            for i in range(processes)
+        ]
         codes = [p.wait() for p in procs]
     finally:
         if tmp is not None:
