@@ -424,6 +424,7 @@ class EngineWorker:
             "labels": labels,
             "errors": {"total": s["errors"]["total"], "by_code": s["errors"]["by_code"]},
             "drift": introspect.drift(engine),
+            "features": introspect.features(engine),  # None without a feature set
             "alarms": {f"{d}/{f}": n for (d, f), n in self.alarms.items()},
         }
         data["snapshot"], age = self._latest_snapshot(engine)

@@ -166,3 +166,35 @@ def test_a_dashboard_connecting_late_gets_the_history(serve):
     drift = httpx.get(f"{server.url}/v1/drift").json()["items"]
     errors = next(i for i in drift if i["name"] == "errors")
     assert errors["statistic_kind"] == "alarms" and errors["kind"] == "adwin"
+
+
+def test_feature_counters_reach_metrics_and_the_history_through_a_server(serve):
+    """End to end: a feature-set engine behind a real server; /metrics has the feature stage's
+    counters and the dashboard's history has its keys series."""
+    engine = Engine.from_config({
+        "models": {"lr": {"model": "linear_model.LogisticRegression()"}},
+        "features": {"max_keys": 4, "specs": [{"name": "x_mean", "agg": "mean", "on": "x",
+                                               "by": "user", "window": "1m"}]},
+    })  # fmt: skip
+    server = serve(engine, ServeSettings(metrics_interval=0.1))
+
+    async def run() -> dict:
+        async with connect(f"{server.ws_url}/v1/stream") as ws:
+            for i in range(300):
+                msg = {"id": f"e{i}", "ts": 1000.0 + i,
+                       "features": {"x": float(i % 3), "user": f"u{i % 7}"}}  # fmt: skip
+                await ws.send(json.dumps(msg))
+                await ws.recv()
+                if i % 100 == 99:
+                    await asyncio.sleep(0.35)  # a few metrics updates while the keys churn
+        async with connect(f"{server.ws_url}/v1/feed") as feed:
+            await feed.recv()  # hello
+            return json.loads(await feed.recv())
+
+    history = asyncio.run(run())
+    keys = [v for v in history["data"]["series"]["features:keys"] if v is not None]
+    assert len(keys) > 1 and max(keys) == 4.0
+    text = httpx.get(f"{server.url}/metrics").text
+    assert "stream_ml_feature_keys 4.0" in text
+    assert "stream_ml_feature_events_total 300.0" in text
+    assert 'stream_ml_feature_evictions_total{reason="lru"}' in text
