@@ -95,7 +95,7 @@ class WindowedDetector:
         n_simulations: int | None = None,
         fields: tuple[str, ...] | None = None,
         seed: int | None = None,
-        dependence: Dependence = "auto",
+        dependence: Dependence = "none",
         block_size: int | None = None,
     ) -> None:
         if min(n_features, reference_size, window_size, check_every) < 1 or lag < 0:

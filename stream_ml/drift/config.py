@@ -53,10 +53,11 @@ class _Windowed(_Config):
     lag: int = Field(0, ge=0)
     calibration: Literal["auto", "bootstrap", "uniform"] = "auto"
     n_simulations: int | None = Field(None, ge=10)
-    #: serial dependence (KS, CvM): "auto" (the AR(1) sieve when the reference's lag-1
-    #: autocorrelation is significant), "none", "ar1", "block" (stationary block bootstrap,
-    #: ``block_size`` its mean block length); see stream_ml.drift.dependence
-    dependence: Literal["auto", "none", "ar1", "block"] = "auto"
+    #: serial dependence (KS, CvM): "none" (the default: independent events), "auto" (the AR(1)
+    #: sieve when the reference's lag-1 autocorrelation is significant), "ar1", "block"
+    #: (stationary block bootstrap, ``block_size`` its mean block length); see
+    #: stream_ml.drift.dependence and docs/drift.md for why "auto" is not the default
+    dependence: Literal["auto", "none", "ar1", "block"] = "none"
     block_size: int | None = Field(None, ge=1)
     #: the detector's seed; None: the one ``build(seed=...)`` is given (a monitor derives one
     #: per detector), else :data:`~stream_ml.drift.seeding.DEFAULT_SEED`
@@ -173,7 +174,7 @@ class CUSUMConfig(_Config):
     shifts: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
     sides: Literal["both", "up", "down"] = "both"
     variance: tuple[float, ...] = (2.0, 4.0)
-    dependence: Literal["auto", "none", "ar1", "block"] = "auto"
+    dependence: Literal["auto", "none", "ar1", "block"] = "none"
     block_size: int | None = Field(None, ge=1)
     n_simulations: int | None = Field(None, ge=10)
     seed: int | None = None
