@@ -865,9 +865,14 @@ def scenario_list() -> None:
 @click.option("--events", type=int, default=None, help="Number of observations.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (full precision).")
-def scenario_run(name: str, events: int | None, seed: int, as_json: bool) -> None:
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report (plots) to this file.")  # fmt: skip
+def scenario_run(
+    name: str, events: int | None, seed: int, as_json: bool, html_path: str | None = None
+) -> None:
     """Replay scenario NAME and print its report (numbers to 4 significant digits; --json
-    keeps full precision)."""
+    keeps full precision; --html FILE writes the plots: metric over time per model with the
+    true drift points and the alarms, traffic per arm)."""
     import scenarios
     from scenarios.runner import human_report, run_scenario
 
@@ -881,6 +886,11 @@ def scenario_run(name: str, events: int | None, seed: int, as_json: bool) -> Non
         _interrupted(f"scenario {name} stopped: nothing saved")
     except StreamMLError as exc:
         _fail(exc, 1)
+    if html_path:
+        from stream_ml.continual.html import scenario_html, write_html
+
+        write_html(html_path, scenario_html(result))
+        err_console.print(f"report written to {html_path}", highlight=False)
     if as_json:
         click.echo(dumps(result))
         return

@@ -103,3 +103,20 @@ def test_a_bandit_scenario_shows_traffic_per_arm(browser, tmp_path):
     assert bars == arms
     assert problems == []
     page.close()
+
+
+def test_the_scenario_command_writes_the_report(browser, tmp_path):
+    """``stream-ml scenario run NAME --html FILE``: the same page, from the command line."""
+    from click.testing import CliRunner
+
+    from stream_ml.cli import main
+
+    path = tmp_path / "cli.html"
+    res = CliRunner().invoke(
+        main, ["scenario", "run", "drift-abrupt", "--events", "2000", "--html", str(path)]
+    )
+    assert res.exit_code == 0, res.output
+    page, problems = _open(browser, path)
+    assert "drift at 1000" in page.inner_text(".js-plotly-plot >> nth=0")
+    assert problems == []
+    page.close()
