@@ -10,6 +10,7 @@ from scenarios.drift_suite import SCENARIOS as DRIFT_SCENARIOS
 from scenarios.experiments_suite import BanditVariants, CanaryBroken, RankingInterleaving
 from scenarios.fraud import FraudScenario
 from scenarios.sea_drift import SeaDrift
+from scenarios.router_swap import RouterSwap
 from scenarios.stationary import Stationary
 
 _REGISTRY: dict[str, Any] = {
@@ -23,6 +24,7 @@ _REGISTRY: dict[str, Any] = {
         CanaryBroken(),
         *(c() for c in CHALLENGER_SCENARIOS),
         Stationary(),
+        RouterSwap(),
     )
 }
 
