@@ -9,8 +9,8 @@ from scenarios.challengers import SCENARIOS as CHALLENGER_SCENARIOS
 from scenarios.drift_suite import SCENARIOS as DRIFT_SCENARIOS
 from scenarios.experiments_suite import BanditVariants, CanaryBroken, RankingInterleaving
 from scenarios.fraud import FraudScenario
-from scenarios.sea_drift import SeaDrift
 from scenarios.router_swap import RouterSwap
+from scenarios.sea_drift import SeaDrift
 from scenarios.stationary import Stationary
 
 _REGISTRY: dict[str, Any] = {
