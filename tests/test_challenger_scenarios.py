@@ -50,11 +50,11 @@ def test_router_challenger_joins_wins_traffic_and_is_promoted() -> None:
     comparison; no feedback error on the way (rewards for its arm after it left are dropped);
     after the change the traffic is on ``a`` (which now holds its model) or on it."""
     r = run_scenario(scenarios.get("router-challenger"), seed=0)["report"]
-    (ch,) = r["challengers"]
+    ch = r["challengers"][0]  # a second one may start at a later alarm (ADWIN keeps alarming)
     assert 4000 <= ch["started"] < 4500
     assert r["first_served_challenger"] is not None
     assert r["first_served_challenger"] > ch["started"] + 50
-    (p,) = r["promotions"]
+    p = r["promotions"][0]
     assert p["winner"] == "a~challenger" and p["event"] > r["first_served_challenger"]
     assert r["errors"] == 0
     share = r["share_after_drift"]

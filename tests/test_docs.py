@@ -144,7 +144,7 @@ def test_every_block_has_a_handler() -> None:
     for b in BLOCKS:
         if not b.closed:
             problems.append(f"{b.id}: the fence is never closed")
-        if b.lang not in {"python", "toml", "", *SHELLS}:
+        if b.lang not in {"python", "toml", "", "text", *SHELLS}:
             problems.append(f"{b.id}: no test handles ```{b.lang} blocks (add one, or a skip)")
         if b.marker not in (None, "skip", "continue"):
             problems.append(f"{b.id}: unknown marker docs-test: {b.marker}")
@@ -589,3 +589,21 @@ def test_text_block(block: Block) -> None:
         m = re.match(r"^([\w.-]+/)\s", text)  # a directory layout: its top-level folders
         if m:
             assert (ROOT / m[1]).is_dir(), f"{m[1]} is not a directory of the repository"
+
+
+@pytest.mark.parametrize("block", _cases(lambda b: b.lang == "text"))
+def test_captured_output_block(block: Block) -> None:
+    """A ```text block is captured output (a session, a report): its ``$ stream-ml ...`` lines
+    name subcommands and options that exist, and a captured run report has the columns the
+    command prints today."""
+    _skip_if_marked(block)
+    assert block.code.strip(), "an empty output block"
+    for text in block.code.splitlines():
+        if text.startswith("$ stream-ml "):
+            words = shlex.split(text[2:], comments=True)
+            _check_stream_ml(words)
+    for text in block.code.splitlines():
+        if re.match(r"^\s*model\s+role\s", text):  # the run report's table header
+            for column in ("served", "scored", "learned"):
+                assert column in text.split(), f"the captured report has no {column!r} column"
+
