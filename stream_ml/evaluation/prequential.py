@@ -66,9 +66,6 @@ class Prequential:
         self._label_updates = [m.update for m, p in zip(self.metrics, self._uses_proba) if not p]
         self._proba_updates = [m.update for m, p in zip(self.metrics, self._uses_proba) if p]
         self._ring: list[Any] = [None] * window  # (y, y_pred, proba) per scored event
-        # the probabilities are kept for the rolling values only when a metric reads them (held
-        # a window long, every event's dict would stay alive: memory the hot path then misses)
-        self._keep_proba = bool(self._proba_updates)
         self._i = 0
         self.n = 0
 
@@ -76,10 +73,9 @@ class Prequential:
         if "_ring" not in state:  # a snapshot written before the ring held one tuple per event
             ys, labels, probas = state.pop("_ys"), state.pop("_labels"), state.pop("_probas")
             state["_ring"] = [
-                None if y is None and l is None and p is None else (y, l, p)
-                for y, l, p in zip(ys, labels, probas, strict=True)
+                None if y is None and y_pred is None and p is None else (y, y_pred, p)
+                for y, y_pred, p in zip(ys, labels, probas, strict=True)
             ]
-        state.setdefault("_keep_proba", True)
         self.__dict__.update(state)
 
     def update(self, y: Any, y_pred: Any, proba: Any) -> None:
@@ -91,7 +87,7 @@ class Prequential:
             for upd in self._proba_updates:
                 upd(y, proba)
         i = self._i
-        self._ring[i] = (y, y_pred, proba if self._keep_proba else None)
+        self._ring[i] = (y, y_pred, proba)
         i += 1
         self._i = 0 if i == self.window else i
         self.n += 1
