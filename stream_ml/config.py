@@ -116,11 +116,53 @@ class ModelConfig(_Config):
 
 
 class EvaluationConfig(_Config):
-    """Prequential evaluation: metrics by River name, the label delay of a replay, the window."""
+    """Prequential evaluation: metrics by River name, the label delay of a replay, the window;
+    slices of the first metric (``slices = ["region", "key", "temp:0,10,20"]``, see
+    :mod:`stream_ml.evaluation.slices`) and the calibration monitor (``ece_alarm``)."""
 
     metrics: list[str] = Field(default_factory=lambda: ["Accuracy"])
     delay: int = Field(default=0, ge=0, description="events between a prediction and its label")
     window: int = Field(default=1000, ge=1, description="events behind the rolling metrics")
+    slices: list[str] = Field(
+        default_factory=list, description='fields, "key", or numeric bins "field:0,10,20"'
+    )
+    slice_top: int = Field(default=20, ge=1, description="slices tracked exactly per dimension")
+    slice_margin: float = Field(default=0.05, ge=0, description="alarm below overall by this")
+    slice_min_n: int = Field(default=200, ge=1, description="scored events before an alarm")
+    slice_check_every: int = Field(default=100, ge=1, description="labels between checks")
+    slice_confidence: float = Field(default=0.95, gt=0, lt=1, description="of the intervals")
+    ece_alarm: float | None = Field(
+        default=None, gt=0, lt=1, description="calibration_alarm above this rolling ECE"
+    )
+    ece_check_every: int = Field(default=500, ge=1, description="labels between ECE checks")
+
+    @field_validator("slices")
+    @classmethod
+    def _slices(cls, v: list[str]) -> list[str]:
+        from stream_ml.evaluation.slices import SliceConfig
+
+        from pydantic import ValidationError
+
+        try:
+            SliceConfig(by=v)
+        except ValidationError as exc:
+            raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        return v
+
+    def slice_config(self) -> Any:
+        """The :class:`~stream_ml.evaluation.slices.SliceConfig` (None without slices)."""
+        if not self.slices:
+            return None
+        from stream_ml.evaluation.slices import SliceConfig
+
+        return SliceConfig(
+            by=self.slices,
+            top=self.slice_top,
+            margin=self.slice_margin,
+            min_n=self.slice_min_n,
+            check_every=self.slice_check_every,
+            confidence=self.slice_confidence,
+        )
 
     @field_validator("metrics")
     @classmethod

@@ -43,6 +43,7 @@ from stream_ml.errors import (
     UnknownIdError,
 )
 from stream_ml.evaluation.pending import Answers, PendingStore, Routed
+from stream_ml.evaluation.stage import EvaluationStage
 from stream_ml.events import (
     Ack,
     ErrorRecord,
@@ -94,7 +95,16 @@ class Engine:
         The engine's name (snapshots, metrics).
     features
         An optional feature stage (``transform_one``/``learn_one``).
+    slices
+        Slice-based evaluation of every model's first metric (``summary()["slices"]``): a
+        :class:`~stream_ml.evaluation.slices.SliceConfig`, its dict (``{"by": ["region"],
+        "top": 20, "margin": 0.05, "min_n": 200}``) or the list of dimensions; None: off.
+    ece_alarm
+        Emit a ``calibration_alarm`` record when a classifier's rolling ECE goes above this
+        (checked every ``ece_check_every`` labels; one record per episode); None: off.
     """
+
+    evaluation: Any = None  # engines pickled before the evaluation stage existed
 
     def __init__(
         self,
@@ -110,6 +120,9 @@ class Engine:
         router: Any = None,
         drift: Any = None,
         error_samples: int = 100,
+        slices: Any = None,
+        ece_alarm: float | None = None,
+        ece_check_every: int = 500,
     ) -> None:
         if not models:
             raise ConfigError("an engine needs at least one model")
@@ -149,6 +162,12 @@ class Engine:
                     [s.name for s in self.slots],
                     seed=seed,
                 )
+            )
+        # slices and the calibration monitor, at the label join (None: off, one check per label)
+        self.evaluation: EvaluationStage | None = None
+        if slices or ece_alarm is not None:
+            self.evaluation = EvaluationStage(
+                slices or None, ece_alarm=ece_alarm, ece_check_every=ece_check_every
             )
         self.snapshots: Any = None  # a SnapshotStage; not part of the state
         self.snapshot_policy: Any = None
@@ -238,6 +257,8 @@ class Engine:
             pred = Prediction(
                 id, self.primary, y_pred, proba, key, ts, seq, 1.0, slots[0].version, shadow
             )
+            if self.evaluation is not None and self.evaluation.needs_key:
+                self.evaluation.remember_key(id, key, records)  # an Answers holds no key
         self.seq = seq
         self.last_ts = ts
         if len(records) >= pending.max_pending:
@@ -304,6 +325,9 @@ class Engine:
             if self.drift is not None:
                 answer = {slot.name: (record.y_pred, record.proba)}  # type: ignore[union-attr]
                 self.drift.on_label(self, label, answer, record.ts)
+            if self.evaluation is not None:
+                answers = ((record.y_pred, record.proba),)  # type: ignore[union-attr]
+                self.evaluation.on_label(self, id, x, record.key, label, answers)  # type: ignore[union-attr]
             return
         self._learn_answers(x, label, record.answers, record.ts)  # type: ignore[union-attr]
         del records[id]
@@ -311,6 +335,8 @@ class Engine:
         if ts is not None:
             self._lag(ts, record.ts)
         self._after_label(x, label, record.answers, record.ts)  # type: ignore[union-attr]
+        if self.evaluation is not None:
+            self.evaluation.on_label(self, id, x, None, label, record.answers)  # type: ignore[union-attr]
 
     def _lag(self, ts: float, pred_ts: float) -> None:
         lag, d = self.lag, ts - pred_ts
@@ -433,6 +459,8 @@ class Engine:
         self.seq = seq
         self.last_ts = ts
         self.pending.add(id, record)
+        if self.evaluation is not None and self.evaluation.needs_key:
+            self.evaluation.remember_key(id, key, self.pending.records)
         if self.drift is not None and record.rows is None:
             answered = {s.name: a for s, a in zip(self.slots, record.answers) if a is not None}
             self.drift.on_predict(self, x, answered, ts)
@@ -485,6 +513,8 @@ class Engine:
             self._lag(ts, record.ts)
         if label is not None:
             self._after_label(record.x, label, record.answers, record.ts)
+            if self.evaluation is not None:
+                self.evaluation.on_label(self, id, record.x, None, label, record.answers)
 
     # -- mixed streams ------------------------------------------------------------------------
 
@@ -559,7 +589,7 @@ class Engine:
             served[self.primary] = self.seq - sum(
                 n for name, n in served.items() if name != self.primary
             )
-        return {
+        out = {
             s.name: {
                 "metrics": s.prequential.values(),
                 "rolling": s.prequential.rolling(),
@@ -573,6 +603,15 @@ class Engine:
             }
             for s in slots
         }
+        ev = self.evaluation
+        for s in slots:  # the reliability curve and ECE over the rolling window, read now
+            if s.is_classifier:
+                cal = s.prequential.calibration()
+                if ev is not None and ev.ece_alarm is not None:
+                    cal["threshold"] = ev.ece_alarm
+                    cal["alarms"] = ev.calibration_alarms(s.name)
+                out[s.name]["calibration"] = cal
+        return out
 
     def _role(self, name: str) -> str:
         drift = self.drift
@@ -626,6 +665,11 @@ class Engine:
             **({"features": self.features.stats()} if hasattr(self.features, "stats") else {}),
             **({"experiment": self.router.summary()} if self.router is not None else {}),
             **({"drift": self.drift.summary()} if self.drift is not None else {}),
+            **(
+                {"slices": self.evaluation.slices.summary(self.slots)}
+                if self.evaluation is not None and self.evaluation.slices is not None
+                else {}
+            ),
         }
 
     # -- snapshots, rollback, state ----------------------------------------------------------
@@ -745,6 +789,9 @@ class Engine:
             router=config.router,
             features=features,
             drift=list(config.drift),
+            slices=config.evaluation.slice_config(),
+            ece_alarm=config.evaluation.ece_alarm,
+            ece_check_every=config.evaluation.ece_check_every,
         )
         engine.config = config
         return engine

@@ -113,3 +113,12 @@ class Prequential:
                     m.update(event[0], p)
             out[name] = float(m.get())
         return out
+
+    def calibration(self, bins: int = 10) -> dict[str, Any]:
+        """The reliability curve and ECE over the ring (see :mod:`.calibration`): computed
+        here, when read, from the last ``window`` scored events' probabilities."""
+        from stream_ml.evaluation.calibration import reliability
+
+        ring = self._ring if self.n >= self.window else self._ring[: self._i]
+        events = (e for e in ring if e is not None)  # None: a slot of an old snapshot's ring
+        return {"window": self.window, **reliability(events, bins)}

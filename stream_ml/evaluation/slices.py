@@ -1,0 +1,510 @@
+"""Slice-based prequential evaluation: the first metric per slice of the traffic, bounded.
+
+A *dimension* (``by``) names how an event is sliced: a field of what the models saw
+(``"region"`` gives slices ``region=north``, ``region=south``...; a missing field is
+``region=None``), the record's key (``"key"``: ``key=user-7``) or numeric bins of a field
+(``"temp:0,10,20"``: ``temp<0``, ``temp[0,10)``, ``temp[10,20)``, ``temp>=20``; a value that is
+not a number is ``temp=None``). Each dimension partitions the scored events on its own: the
+slices of one dimension sum to the model's scored events.
+
+**Bounded memory.** Per dimension, an Apache DataSketches frequent-items sketch
+(``frequent_strings_sketch``) counts the traffic of every slice value in a fixed number of
+counters, whatever the cardinality. At most ``top`` slices are tracked exactly (one River metric
+per model, built as :func:`~stream_ml.evaluation.prequential.build_metric` does); every other
+event goes to the dimension's pooled slice ``other``. The policy:
+
+* a value seen while fewer than ``top`` slices are tracked is tracked from its first event;
+* every ``check_every`` labels the sketch's heavy hitters are read: a value among the ``top``
+  heaviest that is not tracked replaces the lightest tracked slice when its lower bound is above
+  that slice's upper bound (the sketch's stated error bounds; exact counts while the sketch has
+  not purged). **A newly heavy slice is tracked from then on: its earlier events stay in
+  ``other``.** The slice it replaces is folded into ``other`` (its counts and its metric, merged
+  exactly for confusion-matrix and mean metrics: Accuracy, F1, MAE, MSE...; a metric that cannot
+  be merged keeps only its counts in ``other``, counted in ``unmerged``), and its open alarm
+  episode ends.
+
+**Intervals** (confidence ``confidence``, 95% by default): Wilson score interval for
+Accuracy (a proportion); the normal interval ``mean ± z·s/√n`` for MAE and MSE (a mean of
+per-event losses, ``s`` the sample standard deviation; RMSE is the square root of MSE's);
+other metrics get none (``lo``/``hi`` are None). Values are cumulative: since the slice is
+tracked, as the engine's own ``metrics`` are since the model was created.
+
+**Alarm** (episodes, checked every ``check_every`` labels, not per label): a slice of at least
+``min_n`` scored events opens an episode when its interval lies entirely beyond the overall
+value by ``margin`` (for a bigger-is-better metric: ``hi < overall - margin``; for an error:
+``lo > overall + margin``; a metric without interval: its value) and emits one ``slice_alarm``
+record; the episode ends at the first check where the value is back within the margin. The
+overall value is the model's cumulative metric (its uncertainty, over far more events, is
+neglected).
+
+>>> from river import linear_model
+>>> from stream_ml.models.slot import ModelSlot
+>>> slot = ModelSlot("m", linear_model.LogisticRegression(), metrics=["Accuracy"])
+>>> st = SliceStage(SliceConfig(by=["region"], top=2, min_n=1, check_every=4))
+>>> events = [("n", 1), ("s", 1), ("n", 0), ("e", 1), ("n", 0), ("s", 1), ("n", 0), ("e", 1)]
+>>> for seq, (region, ok) in enumerate(events, 1):
+...     _ = st.on_label([slot], True, ((bool(ok), None),), {"region": region}, None, seq)
+>>> [(s["slice"], s["n"], round(s["value"], 2)) for s in st.report("m")]
+[('region=n', 4, 0.25), ('region=s', 2, 1.0), ('other', 2, 1.0)]
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+from datasketches import frequent_items_error_type, frequent_strings_sketch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from river import metrics as river_metrics
+
+from stream_ml.errors import ConfigError
+from stream_ml.evaluation.prequential import build_metric
+
+__all__ = ["SliceConfig", "SliceSpec", "SliceStage", "wilson"]
+
+_NFN = frequent_items_error_type.NO_FALSE_NEGATIVES
+
+
+def _z(confidence: float) -> float:
+    from statistics import NormalDist
+
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
+def wilson(successes: float, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``successes / n``.
+
+    >>> [round(v, 4) for v in wilson(8, 10)]
+    [0.4902, 0.9433]
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    z2 = z * z
+    denom = 1 + z2 / n
+    center = (p + z2 / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
+    return (max(0.0, center - half), min(1.0, center + half))
+
+
+class SliceSpec:
+    """One dimension: a field, the record's key, or numeric bins of a field (see the module).
+
+    >>> SliceSpec("temp:0,10").label({"temp": 5.0}, None), SliceSpec("key").label({}, "u1")
+    ('temp[0,10)', 'key=u1')
+    """
+
+    __slots__ = ("edges", "field", "labels", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.edges: list[float] | None = None
+        self.labels: list[str] = []
+        name, sep, bins = text.partition(":")
+        name = name.strip()
+        if not name:
+            raise ConfigError(f"slice {text!r}: no field name")
+        self.field: str | None = None if name == "key" and not sep else name
+        if sep:
+            cuts = [c.strip() for c in bins.split(",") if c.strip()]
+            try:
+                edges = [float(c) for c in cuts]
+            except ValueError:
+                raise ConfigError(f"slice {text!r}: bins must be numbers") from None
+            if not edges or any(b <= a for a, b in pairwise(edges)):
+                raise ConfigError(f"slice {text!r}: bins must be increasing numbers")
+            self.edges = edges
+            self.labels = (
+                [f"{name}<{cuts[0]}"]
+                + [f"{name}[{a},{b})" for a, b in pairwise(cuts)]
+                + [f"{name}>={cuts[-1]}"]
+            )
+
+    def label(self, x: dict, key: Any) -> str:
+        """The slice an event belongs to."""
+        field = self.field
+        if field is None:
+            return f"key={key}"
+        v = x.get(field)
+        edges = self.edges
+        if edges is None:
+            return f"{field}={v}"
+        if type(v) not in (float, int) or v != v:  # not a number (bool, str, None, NaN)
+            return f"{field}=None"
+        return self.labels[bisect.bisect_right(edges, v)]
+
+
+class SliceConfig(BaseModel):
+    """What to slice by and the alarm's terms (``[evaluation] slices = [...]`` and friends)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: list[str] = Field(min_length=1, description='fields, "key", or "field:edge,edge,..."')
+    top: int = Field(default=20, ge=1, description="slices tracked exactly per dimension")
+    margin: float = Field(default=0.05, ge=0, description="alarm below the overall by this")
+    min_n: int = Field(default=200, ge=1, description="no alarm before this many scored events")
+    check_every: int = Field(default=100, ge=1, description="labels between two alarm checks")
+    confidence: float = Field(default=0.95, gt=0, lt=1, description="of the intervals")
+
+    @field_validator("by")
+    @classmethod
+    def _specs(cls, v: list[str]) -> list[str]:
+        for text in v:
+            try:
+                SliceSpec(text)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        if len(set(v)) != len(v):
+            raise ValueError("a slice dimension is listed twice")
+        return v
+
+
+# how a metric's per-event value is summarised for its interval
+_PROPORTION = (river_metrics.Accuracy,)
+_ABS = (river_metrics.MAE,)
+_SQ = (river_metrics.MSE,)  # RMSE is an MSE
+
+
+def _kind(metric: Any) -> str:
+    t = type(metric)
+    if t in _PROPORTION:
+        return "prop"
+    if t in _ABS:
+        return "abs"
+    if t is river_metrics.RMSE:
+        return "rmse"
+    if t in _SQ:
+        return "sq"
+    return "none"
+
+
+_CM_FIELDS = {"_init_classes", "sum_row", "sum_col", "data", "n_samples", "total_weight",
+              "_total_true_positives"}  # fmt: skip
+
+
+def _merge_metric(dst: Any, src: Any) -> bool:
+    """Fold ``src`` into ``dst`` (same class); False when the metric cannot be merged."""
+    cm, scm = getattr(dst, "cm", None), getattr(src, "cm", None)
+    if cm is not None and scm is not None and set(vars(scm)) == _CM_FIELDS:
+        for yt, row in scm.data.items():
+            for yp, w in row.items():
+                cm.data[yt][yp] += w
+        for yt, w in scm.sum_row.items():
+            cm.sum_row[yt] += w
+        for yp, w in scm.sum_col.items():
+            cm.sum_col[yp] += w
+        cm.n_samples += scm.n_samples
+        cm.total_weight += scm.total_weight
+        cm._total_true_positives += scm._total_true_positives
+        cm._init_classes |= scm._init_classes
+        return True
+    mean, smean = getattr(dst, "_mean", None), getattr(src, "_mean", None)
+    if mean is not None and smean is not None and hasattr(mean, "__iadd__"):
+        mean += smean
+        return True
+    return False
+
+
+class _Cell:
+    """One model's metric on one slice, and the sums behind its interval."""
+
+    __slots__ = ("kind", "metric", "n", "s1", "s2", "uses_proba")
+
+    def __init__(self, name: str, uses_proba: bool) -> None:
+        self.metric = build_metric(name)
+        self.kind = _kind(self.metric)
+        self.uses_proba = uses_proba
+        self.n = 0
+        self.s1 = 0.0
+        self.s2 = 0.0
+
+    def update(self, y: Any, y_pred: Any, proba: Any) -> None:
+        if self.uses_proba:
+            if not proba:
+                return
+            self.metric.update(y, proba)
+            self.n += 1
+            return
+        if y_pred is None:
+            return
+        self.metric.update(y, y_pred)
+        self.n += 1
+        kind = self.kind
+        if kind == "prop":
+            if y == y_pred:
+                self.s1 += 1.0
+        elif kind != "none":
+            e = abs(y - y_pred) if kind == "abs" else (y - y_pred) ** 2
+            self.s1 += e
+            self.s2 += e * e
+
+    def interval(self, z: float) -> tuple[float | None, float | None]:
+        n, kind = self.n, self.kind
+        if n == 0 or kind == "none" or self.uses_proba:
+            return None, None
+        if kind == "prop":
+            return wilson(self.s1, n, z)
+        mean = self.s1 / n
+        var = (self.s2 - n * mean * mean) / (n - 1) if n > 1 else 0.0
+        half = z * math.sqrt(max(var, 0.0) / n)
+        lo, hi = max(0.0, mean - half), mean + half
+        if kind == "rmse":
+            return math.sqrt(lo), math.sqrt(hi)
+        return lo, hi
+
+
+class _Dim:
+    """One dimension's sketch, tracked slices (value -> {model: cell}) and pooled ``other``."""
+
+    __slots__ = ("other", "other_name", "sketch", "spec", "tracked", "unmerged")
+
+    def __init__(self, spec: SliceSpec, top: int, other_name: str) -> None:
+        self.spec = spec
+        self.sketch = frequent_strings_sketch(max(6, (4 * top - 1).bit_length()))
+        self.tracked: dict[str, dict[str, _Cell]] = {}
+        self.other: dict[str, _Cell] = {}
+        self.other_name = other_name
+        self.unmerged = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.text,
+            "sketch": self.sketch.serialize(),
+            "tracked": self.tracked,
+            "other": self.other,
+            "other_name": self.other_name,
+            "unmerged": self.unmerged,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.spec = SliceSpec(state["spec"])
+        self.sketch = frequent_strings_sketch.deserialize(state["sketch"])
+        self.tracked = state["tracked"]
+        self.other = state["other"]
+        self.other_name = state["other_name"]
+        self.unmerged = state["unmerged"]
+
+
+class SliceStage:
+    """The slices of every model (see the module docstring for the policy and the alarm).
+
+    The engine calls :meth:`on_label` at each label join (with the names of the models, their
+    first metric, and their answers in the same order) and reads :meth:`report` /
+    :meth:`summary`.
+    """
+
+    def __init__(self, config: SliceConfig | dict | Sequence[str]) -> None:
+        if not isinstance(config, SliceConfig):
+            config = (
+                SliceConfig(by=list(config))
+                if isinstance(config, list | tuple)
+                else (SliceConfig.model_validate(config))
+            )
+        self.config = config
+        self.top = config.top
+        self.z = _z(config.confidence)
+        several = len(config.by) > 1
+        self.dims = [
+            _Dim(SliceSpec(t), config.top, f"other:{t}" if several else "other") for t in config.by
+        ]
+        self.needs_key = any(d.spec.field is None for d in self.dims)
+        self.labels = 0
+        self.open: dict[tuple[str, str], dict[str, Any]] = {}  # (model, slice) -> episode
+        self.episodes: deque[dict[str, Any]] = deque(maxlen=100)
+
+    # -- per label ----------------------------------------------------------------------------
+
+    def on_label(
+        self, slots: Sequence[Any], label: Any, answers: Sequence[Any], x: dict, key: Any, seq: int
+    ) -> list[dict[str, Any]] | None:
+        """Score one label on its slices (``answers[i]``: slot ``i``'s ``(y_pred, proba)`` or
+        None); every ``check_every`` labels, the alarm check, whose records are returned."""
+        top = self.top
+        for dim in self.dims:
+            v = dim.spec.label(x, key)
+            dim.sketch.update(v)
+            cells = dim.tracked.get(v)
+            if cells is None:
+                if len(dim.tracked) < top:
+                    cells = dim.tracked[v] = {}
+                else:
+                    cells = dim.other
+            for slot, answer in zip(slots, answers):
+                if answer is None or not slot.scored:
+                    continue
+                cell = cells.get(slot.name)
+                if cell is None:
+                    pq = slot.prequential
+                    cell = cells[slot.name] = _Cell(pq.names[0], pq._uses_proba[0])
+                cell.update(label, answer[0], answer[1])
+        self.labels += 1
+        if self.labels % self.config.check_every:
+            return None
+        return self.check(slots, seq)
+
+    # -- every check_every labels --------------------------------------------------------------
+
+    def refresh(self, seq: int) -> None:
+        """Swap in the heavy hitters the sketch names (module docstring); closes the episodes
+        of the slices folded into ``other``."""
+        top = self.top
+        for dim in self.dims:
+            if len(dim.tracked) < top:
+                continue
+            sk = dim.sketch
+            heavy = sorted(sk.get_frequent_items(_NFN), key=lambda r: (-r[1], r[0]))[:top]
+            for item, _est, lb, _ub in heavy:
+                if item in dim.tracked:
+                    continue
+                lightest = min(dim.tracked, key=lambda v: (sk.get_estimate(v), v))
+                if lb <= sk.get_upper_bound(lightest):
+                    break  # sorted by estimate: the next ones are no heavier
+                self._fold(dim, lightest, seq)
+                dim.tracked[item] = {}
+
+    def _fold(self, dim: _Dim, value: str, seq: int) -> None:
+        for name, cell in dim.tracked.pop(value).items():
+            other = dim.other.get(name)
+            if other is None:
+                dim.other[name] = cell
+                continue
+            if not _merge_metric(other.metric, cell.metric):
+                dim.unmerged += cell.n
+            other.n += cell.n
+            other.s1 += cell.s1
+            other.s2 += cell.s2
+            ep = self.open.pop((name, value), None)
+            if ep is not None:
+                ep["end"] = seq
+                ep["reason"] = "folded into other"
+
+    def check(self, slots: Sequence[Any], seq: int) -> list[dict[str, Any]]:
+        """The heavy-hitter refresh, then the alarm check of every model's slices."""
+        self.refresh(seq)
+        records: list[dict[str, Any]] = []
+        for slot in slots:
+            if not slot.scored:
+                continue
+            metric = slot.prequential.metrics[0]
+            overall = float(metric.get())
+            bigger = metric.bigger_is_better
+            for dim in self.dims:
+                for value, cells in dim.tracked.items():
+                    cell = cells.get(slot.name)
+                    if cell is not None:
+                        self._check_one(slot.name, value, cell, overall, bigger, seq, records)
+        return records
+
+    def _check_one(
+        self,
+        name: str,
+        value: str,
+        cell: _Cell,
+        overall: float,
+        bigger: bool,
+        seq: int,
+        records: list[dict[str, Any]],
+    ) -> None:
+        cfg = self.config
+        key = (name, value)
+        ep = self.open.get(key)
+        v = float(cell.metric.get())
+        margin = cfg.margin
+        if ep is not None:
+            back = v >= overall - margin if bigger else v <= overall + margin
+            if back:
+                ep["end"] = seq
+                del self.open[key]
+            return
+        if cell.n < cfg.min_n:
+            return
+        lo, hi = cell.interval(self.z)
+        if bigger:
+            bad = (hi if hi is not None else v) < overall - margin
+        else:
+            bad = (lo if lo is not None else v) > overall + margin
+        if not bad:
+            return
+        ep = {"model": name, "slice": value, "start": seq, "end": None, "value": v,
+              "overall": overall}  # fmt: skip
+        self.open[key] = ep
+        self.episodes.append(ep)
+        records.append(
+            {
+                "kind": "slice_alarm",
+                "type": "slice_alarm",
+                "id": f"slice_alarm:{name}:{value}:{seq}",
+                "model": name,
+                "slice": value,
+                "value": v,
+                "overall": overall,
+                "margin": margin,
+                "n": cell.n,
+                "lo": lo,
+                "hi": hi,
+                "event": seq,
+            }
+        )
+
+    # -- reports ------------------------------------------------------------------------------
+
+    def report(self, name: str) -> list[dict[str, Any]]:
+        """Model ``name``'s slices, worst first (then by name), each dimension's ``other`` last."""
+        rows, tail = [], []
+        bigger = True
+        for dim in self.dims:
+            for value, cells in dim.tracked.items():
+                cell = cells.get(name)
+                if cell is not None and cell.n:
+                    bigger = cell.metric.bigger_is_better
+                    rows.append(self._row(name, value, cell, dim))
+            cell = dim.other.get(name)
+            if cell is not None and cell.n:
+                tail.append(self._row(name, dim.other_name, cell, dim))
+        sign = 1 if bigger else -1
+        rows.sort(key=lambda r: (r["value"] is None, sign * (r["value"] or 0.0), r["slice"]))
+        return rows + tail
+
+    def _row(self, name: str, value: str, cell: _Cell, dim: _Dim) -> dict[str, Any]:
+        lo, hi = cell.interval(self.z)
+        row = {
+            "slice": value,
+            "n": cell.n,
+            "value": float(cell.metric.get()),
+            "lo": lo,
+            "hi": hi,
+            "alarm": (name, value) in self.open,
+        }
+        if len(self.dims) > 1:
+            row["by"] = dim.spec.text
+        return row
+
+    def summary(self, slots: Sequence[Any]) -> dict[str, Any]:
+        """``summary()["slices"]`` (the shape in notes/shapes.md)."""
+        scored = [s for s in slots if s.scored]
+        first = scored[0].prequential.names[0] if scored else None
+        out: dict[str, Any] = {
+            "by": list(self.config.by),
+            "metric": first,
+            "margin": self.config.margin,
+            "tracked": self.top,
+            "models": {},
+            "alarms": [dict(e) for e in self.episodes],
+        }
+        for slot in scored:
+            pq = slot.prequential
+            entry: dict[str, Any] = {
+                "overall": float(pq.metrics[0].get()),
+                "slices": self.report(slot.name),
+            }
+            if pq.names[0] != first:
+                entry["metric"] = pq.names[0]
+            out["models"][slot.name] = entry
+        unmerged = sum(d.unmerged for d in self.dims)
+        if unmerged:
+            out["unmerged"] = unmerged
+        return out

@@ -1,0 +1,110 @@
+"""The evaluation stage: what the engine runs at each label join beyond the prequential
+metrics: the slices (:mod:`.slices`) and the calibration monitor (:mod:`.calibration`).
+
+The engine holds one (``Engine.evaluation``), or None when neither is configured: the label
+join then pays one ``None`` check. The calibration monitor reads the Prequential rings every
+``ece_check_every`` labels (not per label) and keeps episodes: one ``calibration_alarm``
+record when a model's rolling ECE goes above ``ece_alarm``; the episode ends at the first check
+where it is back at or below it.
+
+>>> from river import linear_model
+>>> from stream_ml import Engine
+>>> e = Engine({"lr": linear_model.LogisticRegression()}, slices=["x_sign:0"], seed=1)
+>>> for i in range(40):
+...     x = {"x": (-1) ** i * 1.0, "x_sign": (-1) ** i * 1.0}
+...     _ = e.predict(x, id=str(i))
+...     e.learn(str(i), i % 2 == 0)
+>>> [(s["slice"], s["n"], s["value"]) for s in e.summary()["slices"]["models"]["lr"]["slices"]]
+[('x_sign>=0', 20, 0.95), ('x_sign<0', 20, 1.0)]
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from stream_ml.errors import ConfigError
+from stream_ml.evaluation.slices import SliceStage
+
+
+class EvaluationStage:
+    """Slices (a :class:`~stream_ml.evaluation.slices.SliceStage` or None) and the ECE monitor
+    (``ece_alarm`` None: off)."""
+
+    def __init__(
+        self, slices: Any = None, *, ece_alarm: float | None = None, ece_check_every: int = 500
+    ) -> None:
+        if ece_alarm is not None and not 0 < ece_alarm < 1:
+            raise ConfigError(f"ece_alarm must be in (0, 1), got {ece_alarm}")
+        if ece_check_every < 1:
+            raise ConfigError(f"ece_check_every must be >= 1, got {ece_check_every}")
+        self.slices: SliceStage | None = (
+            slices if isinstance(slices, SliceStage) or slices is None else SliceStage(slices)
+        )
+        self.needs_key = self.slices is not None and self.slices.needs_key
+        self.ece_alarm = ece_alarm
+        self.ece_check_every = ece_check_every
+        self.labels = 0
+        self.ece_open: dict[str, dict[str, Any]] = {}
+        self.ece_episodes: deque[dict[str, Any]] = deque(maxlen=100)
+        self.keys: dict[str, Any] = {}  # prediction id -> key, for records that hold none
+
+    def remember_key(self, id: str, key: Any, pending: dict[str, Any]) -> None:
+        """Keep a routed / multi-model prediction's key until its label (slices by key);
+        bounded: ids no longer pending are dropped when it outgrows the pending store."""
+        keys = self.keys
+        keys[id] = key
+        if len(keys) > 2 * len(pending) + 1024:
+            self.keys = {k: v for k, v in keys.items() if k in pending}
+
+    def on_label(
+        self, engine: Any, id: str, x: dict, key: Any, label: Any, answers: Sequence[Any]
+    ) -> None:
+        if self.needs_key and key is None:
+            key = self.keys.pop(id, None)
+        slices = self.slices
+        if slices is not None:
+            records = slices.on_label(engine.slots, label, answers, x, key, engine.seq)
+            if records:
+                for r in records:
+                    engine.emit(r)
+        if self.ece_alarm is not None:
+            self.labels += 1
+            if not self.labels % self.ece_check_every:
+                self.check_ece(engine)
+
+    def check_ece(self, engine: Any) -> None:
+        threshold = self.ece_alarm
+        assert threshold is not None
+        for slot in engine.slots:
+            if not slot.is_classifier:
+                continue
+            cal = slot.prequential.calibration()
+            ece = cal["ece"]
+            ep = self.ece_open.get(slot.name)
+            if ep is not None:
+                if ece is None or ece <= threshold:
+                    ep["end"] = engine.seq
+                    del self.ece_open[slot.name]
+                continue
+            if ece is None or ece <= threshold:
+                continue
+            ep = {"model": slot.name, "start": engine.seq, "end": None, "ece": ece}
+            self.ece_open[slot.name] = ep
+            self.ece_episodes.append(ep)
+            engine.emit(
+                {
+                    "kind": "calibration_alarm",
+                    "type": "calibration_alarm",
+                    "id": f"calibration_alarm:{slot.name}:{engine.seq}",
+                    "model": slot.name,
+                    "ece": ece,
+                    "threshold": threshold,
+                    "n": cal["n"],
+                    "event": engine.seq,
+                }
+            )
+
+    def calibration_alarms(self, name: str) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.ece_episodes if e["model"] == name]
