@@ -9,10 +9,18 @@ of the three ``Agg``; ours is one ``FeatureSet.transform_one(x, ts)``.
 * duration windows ("1h" vs ``utils.TimeRolling(period=1h)``): River reads the window as of the
   key's previous event, ours as of this event's time (``[t - 1h, t)``), so only speed is compared.
 
+Then the all-time sketches: per user, the distinct merchants and the median amount over all
+time, past an exact ``bound`` of 64 values (so nearly every read is from a sketch: Apache
+DataSketches' HLL and t-digest) against River's ``sketch.NUnique`` (per key) and
+``Agg(stats.Quantile(0.5))`` (P-square), timed in chunks of 50 events alternating between the
+two in one process (the machine is shared: the ratio is the figure, not the rates); the error of
+each against the exact values at the end.
+
 Then memory: a stream whose keys keep changing, with ``ttl="2h"``; the number of live keys and
 the pickled state size must level off.
 
-Run: ``python benchmarks/bench_features.py`` (add ``--events 50000`` for a quick run).
+Run: ``python benchmarks/bench_features.py`` (add ``--events 50000`` for a quick run;
+``--only sketches`` for the sketch section alone).
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import pickle
 import time
 
 import numpy as np
-from river import feature_extraction, stats, utils
+from river import feature_extraction, sketch, stats, utils
 
 from stream_ml import features as F
 
@@ -123,11 +131,113 @@ def memory(n: int) -> list[tuple[int, int, int]]:
     return rows
 
 
+def sketch_stream(n: int, n_keys: int, seed: int = 2) -> list[tuple[dict, float]]:
+    rng = np.random.default_rng(seed)
+    ts = np.cumsum(rng.exponential(0.5, n))
+    users = rng.integers(0, n_keys, n)
+    merchants = rng.zipf(1.3, n) % 100_000
+    amounts = np.round(np.exp(rng.normal(3.0, 1.0, n)), 2)
+    return [
+        ({"user": f"u{u}", "merchant": f"m{m}", "amount": float(a)}, float(t))
+        for u, m, a, t in zip(users, merchants, amounts, ts)
+    ]
+
+
+SKETCH_NAMES = ("merchant_distinct_all_by_user", "amount_quantile50_all_by_user")
+
+
+def sketches(n: int, n_keys: int, chunk: int = 50) -> dict[str, float]:
+    """Chunked alternation (``chunk`` events each) of ours and River's way, in one process."""
+    stream = sketch_stream(n, n_keys)
+    fs = F.FeatureSet(
+        [
+            F.DistinctCount("merchant", by="user", bound=64),
+            F.Quantile("amount", 0.5, by="user", bound=64),
+        ]
+    )
+    q_agg = feature_extraction.Agg(on="amount", by="user", how=stats.Quantile(0.5))
+    uniques: dict[str, sketch.NUnique] = {}
+    t_ours = t_river = 0.0
+    last_ours: dict[str, dict] = {}
+    last_river: dict[str, tuple[float, float]] = {}
+    for i in range(0, len(stream), chunk):
+        part = stream[i : i + chunk]
+        start = time.perf_counter()
+        for x, t in part:
+            last_ours[x["user"]] = fs.transform_one(x, t)
+        t_ours += time.perf_counter() - start
+        start = time.perf_counter()
+        for x, _ in part:
+            u = uniques.get(x["user"])
+            if u is None:
+                u = uniques[x["user"]] = sketch.NUnique(error_rate=0.016, seed=0)
+            (med,) = q_agg.transform_one(x).values()
+            last_river[x["user"]] = (u.get(), med)
+            u.update(x["merchant"])
+            q_agg.learn_one(x)
+        t_river += time.perf_counter() - start
+    # errors of the last read of each key (all events but its last) against the exact values
+    seen: dict[str, list] = {}
+    last_at: dict[str, int] = {}
+    for j, (x, _) in enumerate(stream):
+        seen.setdefault(x["user"], []).append(x)
+        last_at[x["user"]] = j
+    d_ours, d_river, r_ours, r_river = [], [], [], []
+    for user, xs in seen.items():
+        before = xs[:-1]
+        if len(before) < 200:
+            continue
+        exact_d = len({x["merchant"] for x in before})
+        vals = np.sort([x["amount"] for x in before])
+        od = last_ours[user].get(SKETCH_NAMES[0], 0)
+        oq = last_ours[user].get(SKETCH_NAMES[1], math.nan)
+        rd, rq = last_river[user]
+        d_ours.append(abs(od - exact_d) / exact_d)
+        d_river.append(abs(rd - exact_d) / exact_d)
+        r_ours.append(abs(np.searchsorted(vals, oq) / len(vals) - 0.5))
+        r_river.append(abs(np.searchsorted(vals, rq) / len(vals) - 0.5))
+    return {
+        "ours_evs": len(stream) / t_ours,
+        "river_evs": len(stream) / t_river,
+        "ratio": t_river / t_ours,
+        "keys": len(d_ours),
+        "distinct_err_ours": float(np.mean(d_ours)),
+        "distinct_err_river": float(np.mean(d_river)),
+        "rank_err_ours": float(np.mean(r_ours)),
+        "rank_err_river": float(np.mean(r_river)),
+        "pickled": len(pickle.dumps(fs)),
+    }
+
+
+def print_sketches(n: int, n_keys: int) -> None:
+    r = sketches(n, n_keys)
+    print(
+        f"\nAll-time sketches ({n} events, {n_keys} keys, exact bound 64; chunks of 50 events "
+        "alternating in one process):\n"
+    )
+    print("| | stream-ml | River | River time / ours |")
+    print("|---|---|---|---|")
+    print(f"| ev/s | {r['ours_evs']:,.0f} | {r['river_evs']:,.0f} | {r['ratio']:.2f}x |")
+    print(
+        f"| distinct count, mean relative error ({r['keys']} keys) | "
+        f"{r['distinct_err_ours']:.4f} | {r['distinct_err_river']:.4f} | |"
+    )
+    print(
+        f"| median, mean rank error ({r['keys']} keys) | {r['rank_err_ours']:.4f} | "
+        f"{r['rank_err_river']:.4f} | |"
+    )
+    print(f"| pickled feature state (bytes) | {r['pickled']:,} | | |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--keys", type=int, default=10_000)
+    parser.add_argument("--only", choices=("sketches",), default=None)
     args = parser.parse_args()
+    if args.only == "sketches":
+        print_sketches(args.events, 100)
+        return
     stream = make_stream(args.events, args.keys)
     print(f"{args.events} events, {args.keys} keys, 3 aggregates (mean, var, sum of amount)\n")
     print("| window | River ev/s | stream-ml ev/s | speed-up | values compared | mismatches |")
@@ -148,6 +258,7 @@ def main() -> None:
     print("|---|---|---|")
     for n, keys, size in memory(args.events):
         print(f"| {n} | {keys} | {size:,} |")
+    print_sketches(args.events, 100)
 
 
 if __name__ == "__main__":

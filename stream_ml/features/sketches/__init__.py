@@ -1,7 +1,8 @@
-"""Sketches: bounded-memory summaries used when a window never removes values."""
+"""Sketches: bounded-memory summaries used when a window never removes values (Apache
+DataSketches, see :mod:`stream_ml.features.sketches.datasketch`)."""
 
 from __future__ import annotations
 
-from stream_ml.features.sketches.hyperloglog import HyperLogLog
+from stream_ml.features.sketches.datasketch import HllCount, TDigestQuantiles, canonical
 
-__all__ = ["HyperLogLog"]
+__all__ = ["HllCount", "TDigestQuantiles", "canonical"]
