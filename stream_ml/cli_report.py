@@ -363,14 +363,22 @@ def _slice_episode(a: dict[str, Any]) -> str:
             f"{_fmt(a.get('value'))} vs overall {_fmt(a.get('overall'))}")  # fmt: skip
 
 
-def _calibration_alarm(r: dict[str, Any]) -> str:
+def _calibration_episode(name: str, cal: dict[str, Any], e: dict[str, Any]) -> str:
+    start, end = e.get("start"), e.get("end")
+    span = f"{_n(start)}-{_n(end)}" if end is not None else f"{_n(start)}- (open)"
+    return (f"calibration alarm {name}: events {span}, ECE {_fmt(e.get('ece'))} over "
+            f"{_fmt(cal.get('threshold'))} (now {_fmt(cal.get('ece'))})")  # fmt: skip
+
+
+def _calibration_record(r: dict[str, Any]) -> str:
     return (f"calibration alarm {r.get('model')}: ECE {_fmt(r.get('ece'))} over "
             f"{_fmt(r.get('threshold'))} at event {_n(r.get('event'))}")  # fmt: skip
 
 
 def _print_evaluation_alarms(report: dict[str, Any]) -> None:
-    """Slice alarm episodes (the summary's, the last five) and this run's calibration alarms
-    (the tally's, the last five), after the drift monitors."""
+    """Slice alarm episodes (the summary's, the last five), calibration alarm episodes (each
+    model's ``calibration.alarms``, the last five; else this run's ``calibration_alarm``
+    records), after the drift monitors."""
     say = lambda s: out_console.print(s, markup=False, highlight=False)  # noqa: E731
     episodes = (report.get("slices") or {}).get("alarms") or []
     if episodes:
@@ -378,12 +386,21 @@ def _print_evaluation_alarms(report: dict[str, Any]) -> None:
         say(f"slices: {len(episodes)} alarm episode(s), {open_} open")
         for a in episodes[-5:]:
             say(f"  {_slice_episode(a)}")
+    lines = []
+    for name, m in (report.get("models") or {}).items():
+        cal = m.get("calibration") if isinstance(m, dict) else None
+        if isinstance(cal, dict) and cal.get("alarms"):
+            eps = cal["alarms"]
+            open_ = sum(1 for e in eps if e.get("end") is None)
+            lines.append(f"calibration {name}: {len(eps)} alarm episode(s), {open_} open")
+            lines += [f"  {_calibration_episode(name, cal, e)}" for e in eps[-5:]]
     ea = report.get("evaluation_alarms") or {}
-    cal = [r for r in ea.get("recent") or [] if r.get("type") == "calibration_alarm"]
-    if ea.get("calibration"):
-        say(f"calibration: {ea['calibration']} alarm(s)")
-        for r in cal[-5:]:
-            say(f"  {_calibration_alarm(r)}")
+    if not lines and ea.get("calibration"):
+        records = [r for r in ea.get("recent") or [] if r.get("type") == "calibration_alarm"]
+        lines.append(f"calibration: {ea['calibration']} alarm(s)")
+        lines += [f"  {_calibration_record(r)}" for r in records[-5:]]
+    for line in lines:
+        say(line)
 
 
 def _print_features(f: dict[str, Any]) -> None:
