@@ -8,6 +8,7 @@ from scenarios.base import Scenario
 from scenarios.challengers import SCENARIOS as CHALLENGER_SCENARIOS
 from scenarios.drift_suite import SCENARIOS as DRIFT_SCENARIOS
 from scenarios.experiments_suite import BanditVariants, CanaryBroken, RankingInterleaving
+from scenarios.feedback_loop import FeedbackLoop
 from scenarios.fraud import FraudScenario
 from scenarios.router_swap import RouterSwap
 from scenarios.sea_drift import SeaDrift
@@ -25,6 +26,7 @@ _REGISTRY: dict[str, Any] = {
         *(c() for c in CHALLENGER_SCENARIOS),
         Stationary(),
         RouterSwap(),
+        FeedbackLoop(),
     )
 }
 
