@@ -314,7 +314,13 @@ def worst_slices(entry: dict[str, Any], k: int = WORST_SLICES) -> list[dict[str,
     ...                          {"slice": "a=2", "value": 0.7}]}, k=1)
     [{'slice': 'a=1', 'value': 0.5}]
     """
-    return [e for e in entry.get("slices") or [] if e.get("slice") != "other"][:k]
+    return [e for e in entry.get("slices") or [] if not is_other(e.get("slice"))][:k]
+
+
+def is_other(name: Any) -> bool:
+    """Whether a slice is a dimension's pooled rest: ``other`` (one dimension) or
+    ``other:<dimension>`` (several)."""
+    return name == "other" or (isinstance(name, str) and name.startswith("other:"))
 
 
 def slices_tables(sl: dict[str, Any]) -> list[tuple[str, Table, str]]:
@@ -339,12 +345,11 @@ def slices_tables(sl: dict[str, Any]) -> list[tuple[str, Table, str]]:
             mark = "ALARM" if e.get("alarm") else ""
             t.add_row(str(e.get("slice")), _n(e.get("n")), _fmt(e.get("value")),
                       _interval(e.get("lo"), e.get("hi")), mark)  # fmt: skip
-        other = next((e for e in rows if e.get("slice") == "other"), None)
-        shown = len([e for e in rows if e.get("slice") != "other"])
-        note = f"  {shown} slice(s) tracked (at most {_n(sl.get('tracked'))})"
-        if other is not None:
-            note += (f"; other: n {_n(other.get('n'))}, {_fmt(other.get('value'))} "
-                     f"{_interval(other.get('lo'), other.get('hi'))}")  # fmt: skip
+        shown = len([e for e in rows if not is_other(e.get("slice"))])
+        note = f"  {shown} slice(s) tracked (at most {_n(sl.get('tracked'))} per dimension)"
+        for o in (e for e in rows if is_other(e.get("slice"))):
+            note += (f"; {o.get('slice')}: n {_n(o.get('n'))}, {_fmt(o.get('value'))} "
+                     f"{_interval(o.get('lo'), o.get('hi'))}")  # fmt: skip
         out.append((heading, t, note))
     return out
 

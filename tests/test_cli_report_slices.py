@@ -137,7 +137,7 @@ def test_the_report_prints_ece_worst_slices_and_the_alarms(monkeypatch):
     assert [r[0] for r in lr_rows] == [f"region=r{i}" for i in range(5)]
     assert lr_rows[0] == ["region=r0", "100", "0.6000", "[0.5500,", "0.6500]", "ALARM"]
     assert all("ALARM" not in r for r in lr_rows[1:])
-    assert "7 slice(s) tracked (at most 20); other: n 33, 0.9000 [0.8000, 0.9500]" in text
+    assert "7 slice(s) tracked (at most 20 per dimension); other: n 33, 0.9000 [0.8000, 0.9500]" in text
     assert "worst slices of tree" in text
     # the alarms, after the drift monitors
     assert "slices: 1 alarm episode(s), 1 open" in text
