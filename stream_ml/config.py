@@ -126,7 +126,7 @@ class EvaluationConfig(_Config):
     slices: list[str] = Field(
         default_factory=list, description='fields, "key", or numeric bins "field:0,10,20"'
     )
-    slice_top: int = Field(default=20, ge=1, description="slices tracked exactly per dimension")
+    slice_top: int = Field(default=20, ge=1, le=200, description="slices tracked per dimension")
     slice_margin: float = Field(default=0.05, ge=0, description="alarm below overall by this")
     slice_min_n: int = Field(default=200, ge=1, description="scored events before an alarm")
     slice_check_every: int = Field(default=100, ge=1, description="labels between checks")
@@ -140,8 +140,6 @@ class EvaluationConfig(_Config):
     @classmethod
     def _slices(cls, v: list[str]) -> list[str]:
         from stream_ml.evaluation.slices import SliceConfig
-
-        from pydantic import ValidationError
 
         try:
             SliceConfig(by=v)

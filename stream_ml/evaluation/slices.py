@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import struct
 from collections import deque
 from collections.abc import Sequence
 from itertools import pairwise
@@ -144,7 +145,7 @@ class SliceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     by: list[str] = Field(min_length=1, description='fields, "key", or "field:edge,edge,..."')
-    top: int = Field(default=20, ge=1, description="slices tracked exactly per dimension")
+    top: int = Field(default=20, ge=1, le=200, description="slices tracked exactly per dimension")
     margin: float = Field(default=0.05, ge=0, description="alarm below the overall by this")
     min_n: int = Field(default=200, ge=1, description="no alarm before this many scored events")
     check_every: int = Field(default=100, ge=1, description="labels between two alarm checks")
@@ -257,6 +258,38 @@ class _Cell:
         return lo, hi
 
 
+def _lg_size(top: int) -> int:
+    """log2 of the sketch's map: at least 4 counters per tracked slice, at most 1,024. Up to
+    1,024 the sketch's purge reads every counter (DataSketches samples at most 1,024 of them),
+    so what it keeps depends only on the counts, never on the order of its hash table."""
+    return min(10, max(6, (4 * top - 1).bit_length()))
+
+
+def _canonical(blob: bytes) -> bytes:
+    """A frequent_strings_sketch image with its items in sorted order: the same counts give
+    the same bytes (the sketch writes them in hash-table order, which depends on the order they
+    were inserted in; restoring re-inserts them, so a restored sketch writes another order).
+    Layout: 8 bytes of preamble, then (non-empty) the item count, 4 unused bytes, the total
+    weight and the offset (8 bytes each), the weights (uint64 each), the items (uint32 length
+    and UTF-8 bytes each)."""
+    if blob[0] == 1:  # one preamble long: the empty sketch
+        return blob
+    (n,) = struct.unpack_from("<I", blob, 8)
+    head = 32
+    weights = struct.unpack_from(f"<{n}Q", blob, head)
+    pos, items = head + 8 * n, []
+    for _ in range(n):
+        (size,) = struct.unpack_from("<I", blob, pos)
+        items.append(blob[pos + 4 : pos + 4 + size])
+        pos += 4 + size
+    if pos != len(blob):
+        raise ValueError("not a frequent_strings_sketch image")
+    pairs = sorted(zip(items, weights, strict=True))
+    out = [blob[:head], struct.pack(f"<{n}Q", *(w for _, w in pairs))]
+    out += [struct.pack("<I", len(item)) + item for item, _ in pairs]
+    return b"".join(out)
+
+
 class _Dim:
     """One dimension's sketch, tracked slices (value -> {model: cell}) and pooled ``other``."""
 
@@ -264,7 +297,7 @@ class _Dim:
 
     def __init__(self, spec: SliceSpec, top: int, other_name: str) -> None:
         self.spec = spec
-        self.sketch = frequent_strings_sketch(max(6, (4 * top - 1).bit_length()))
+        self.sketch = frequent_strings_sketch(_lg_size(top))
         self.tracked: dict[str, dict[str, _Cell]] = {}
         self.other: dict[str, _Cell] = {}
         self.other_name = other_name
@@ -273,7 +306,7 @@ class _Dim:
     def __getstate__(self) -> dict[str, Any]:
         return {
             "spec": self.spec.text,
-            "sketch": self.sketch.serialize(),
+            "sketch": _canonical(self.sketch.serialize()),
             "tracked": self.tracked,
             "other": self.other,
             "other_name": self.other_name,

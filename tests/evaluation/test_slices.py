@@ -1,0 +1,265 @@
+"""Slice-based prequential evaluation (#15): on the weather stream the repo ships, and on
+synthetic streams where one slice is made bad (or none is)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import pickle
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from river import compose, linear_model, preprocessing
+
+from stream_ml import Engine
+from stream_ml.config import load_config, parse_config
+from stream_ml.errors import ConfigError
+from stream_ml.evaluation.slices import SliceConfig, SliceSpec, SliceStage, wilson
+from stream_ml.runtime.build import build_replay, close_replay
+
+ROOT = Path(__file__).resolve().parents[2]
+WEATHER = ROOT / "data" / "weather.csv.gz"
+BINS = "feat_1:25,28,31"  # the first weather column in 4 bins of a few thousand days each
+
+
+def weather_rows(limit: int) -> list[tuple[dict[str, float], int]]:
+    with gzip.open(WEATHER, "rt") as f:
+        rows = []
+        for i, row in enumerate(csv.DictReader(f)):
+            if i >= limit:
+                break
+            y = int(row.pop("target"))
+            rows.append(({k: float(v) for k, v in row.items()}, y))
+    return rows
+
+
+def lr() -> object:
+    return preprocessing.StandardScaler() | linear_model.LogisticRegression()
+
+
+def test_spec_labels() -> None:
+    s = SliceSpec("temp:0,10,20")
+    got = [s.label({"temp": v}, None) for v in (-1, 0, 9.9, 10, 25, None, "x", float("nan"))]
+    assert (
+        got == ["temp<0", "temp[0,10)", "temp[0,10)", "temp[10,20)", "temp>=20"] + ["temp=None"] * 3
+    )
+    assert SliceSpec("region").label({"region": "north"}, "k") == "region=north"
+    assert SliceSpec("region").label({}, "k") == "region=None"
+    assert SliceSpec("key").label({"key": "no"}, "u7") == "key=u7"
+    for bad in ("t:3,1", "t:a", ":1", "t:"):
+        with pytest.raises(ConfigError):
+            SliceSpec(bad)
+
+
+def test_wilson_against_the_formula() -> None:
+    # the textbook value (Wilson 1927; e.g. Newcombe 1998 table I: 81/263 -> 0.2553, 0.3662)
+    lo, hi = wilson(81, 263)
+    assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_weather_config_slices_partition_and_order() -> None:
+    """Real data through the replay runner: the slices of each model sum to its scored events
+    (the cumulative Accuracy's count), the values equal a direct recount from the sinks'
+    predictions, worst first, and every interval contains its value."""
+    cfg = load_config(ROOT / "examples" / "weather.toml")
+    ev = cfg.evaluation.model_copy(update={"slices": [BINS], "slice_min_n": 200})
+    cfg = cfg.model_copy(update={"evaluation": ev})
+    replay = build_replay(cfg)
+    try:
+        summary = replay.run(limit=6000)
+    finally:
+        close_replay(replay)
+    engine = replay.engine
+    sl = summary["slices"]
+    assert sl["by"] == [BINS] and sl["metric"] == "Accuracy" and sl["tracked"] == 20
+    for slot in engine.slots:
+        entry = sl["models"][slot.name]
+        rows = entry["slices"]
+        acc = slot.prequential.metrics[0]
+        # every answered day is scored once (the tree answers nothing before its first label)
+        assert sum(r["n"] for r in rows) == acc.cm.total_weight == slot.answered
+        assert slot.answered >= 5990 and engine.n_labels == 6000
+        assert entry["overall"] == pytest.approx(acc.get())
+        values = [r["value"] for r in rows if r["slice"] != "other"]
+        assert values == sorted(values) and len(values) == 4  # worst first; 4 bins, no other
+        for r in rows:
+            assert r["lo"] <= r["value"] <= r["hi"]
+    json.dumps(summary)  # JSON-ready
+
+
+def test_weather_slices_equal_a_direct_recount() -> None:
+    """The engine by hand on 4,000 weather days, label at once: each bin's accuracy is what a
+    plain count of the served predictions gives, and the worst bin is the worst."""
+    spec = SliceSpec(BINS)
+    engine = Engine({"lr": lr()}, slices={"by": [BINS]})
+    hits: dict[str, list[int]] = defaultdict(list)
+    for i, (x, y) in enumerate(weather_rows(4000)):
+        p = engine.predict(x, id=str(i))
+        engine.learn(str(i), y)
+        if p.y_pred is not None:
+            hits[spec.label(x, None)].append(int(p.y_pred == y))
+    rows = engine.summary()["slices"]["models"]["lr"]["slices"]
+    direct = {k: float(np.mean(v)) for k, v in hits.items()}
+    assert {r["slice"]: r["value"] for r in rows} == pytest.approx(direct, abs=1e-12)
+    assert {r["slice"]: r["n"] for r in rows} == {k: len(v) for k, v in hits.items()}
+    assert rows[0]["slice"] == min(direct, key=direct.get)
+
+
+def _stream(seed: int, n: int, bad_after: int | None, regions: int = 4):
+    """x ~ N(0, 1) and a noise feature; y = x > 0 with 5% label noise; the region is uniform.
+    After ``bad_after`` events, region r0's labels are coin flips (that slice's accuracy drops
+    to 0.5 while the others stay near 0.95)."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        region = f"r{rng.integers(regions)}"
+        x = float(rng.normal())
+        y = (x > 0) != (rng.random() < 0.05)
+        if bad_after is not None and i >= bad_after and region == "r0":
+            y = bool(rng.random() < 0.5)
+        yield {"x": x, "z": float(rng.normal()), "region": region}, bool(y)
+
+
+def _run(seed: int, n: int, bad_after: int | None, **kw):
+    engine = Engine(  # the model does not see the region (a string), the slices do
+        {"lr": compose.Discard("region") | linear_model.LogisticRegression()},
+        slices={"by": ["region"], "margin": 0.05, "min_n": 200, **kw},
+        seed=seed,
+    )
+    records = []
+    for i, (x, y) in enumerate(_stream(seed, n, bad_after)):
+        engine.predict(x, id=str(i))
+        engine.learn(str(i), y)
+        records += [r for r in engine.drain_events() if r.get("kind") == "slice_alarm"]
+    return engine, records
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_alarm_fires_once_per_episode_when_a_slice_goes_bad(seed: int) -> None:
+    engine, records = _run(seed, 8000, bad_after=3000)
+    assert len(records) == 1, records  # one record per episode, not per event or per check
+    r = records[0]
+    assert r["slice"] == "region=r0" and r["type"] == "slice_alarm" and r["model"] == "lr"
+    assert 3000 < r["event"] < 6000  # after the change, within ~750 bad r0 events
+    assert r["hi"] < r["overall"] - r["margin"] and r["margin"] == 0.05
+    s = engine.summary()["slices"]
+    assert s["alarms"][0]["slice"] == "region=r0" and s["alarms"][0]["end"] is None
+    rows = s["models"]["lr"]["slices"]
+    assert rows[0]["slice"] == "region=r0" and rows[0]["alarm"] is True
+    assert not any(row["alarm"] for row in rows[1:])
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14, 15])
+def test_no_alarm_when_slices_are_equal(seed: int) -> None:
+    """Same stream, no slice made bad: 8,000 events, 80 checks of 4 slices at margin 0.05."""
+    engine, records = _run(seed, 8000, bad_after=None)
+    assert records == []
+    assert engine.summary()["slices"]["alarms"] == []
+
+
+def test_min_n_holds_the_alarm() -> None:
+    _, records = _run(1, 8000, bad_after=3000, min_n=10_000)
+    assert records == []
+
+
+def _zipf_keys(seed: int, n: int):
+    rng = np.random.default_rng(seed)
+    ranks = rng.zipf(1.3, size=n)
+    for i, k in enumerate(ranks):
+        yield i, f"user-{int(k) % 5000}", float(rng.normal())
+
+
+def _keyed_engine() -> Engine:
+    return Engine(
+        {"lr": linear_model.LogisticRegression(), "lr2": linear_model.LogisticRegression()},
+        slices=SliceConfig(by=["key", "x:0"], top=5, check_every=50, min_n=50),
+    )
+
+
+def _feed(engine: Engine, items) -> None:
+    for i, key, x in items:
+        engine.predict({"x": x}, id=str(i), key=key)
+        engine.learn(str(i), x > 0.3)
+
+
+def test_high_cardinality_is_bounded_and_heavy_hitters_are_tracked() -> None:
+    """5,000 possible keys, Zipf traffic: 5 tracked slices per dimension, the rest in
+    "other:key"; the tracked ones are the 5 heaviest keys; the counts still sum up."""
+    engine = _keyed_engine()
+    items = list(_zipf_keys(0, 20_000))
+    _feed(engine, items)
+    s = engine.summary()["slices"]
+    for name in ("lr", "lr2"):
+        rows = s["models"][name]["slices"]
+        keyed = [r for r in rows if r["by"] == "key"]
+        assert len(keyed) == 6 and keyed[-1]["slice"] == "other:key"
+        assert sum(r["n"] for r in keyed) == 20_000
+        assert sum(r["n"] for r in rows if r["by"] == "x:0") == 20_000
+        heavy = {f"key={k}" for k, _ in Counter(k for _, k, _ in items).most_common(5)}
+        assert {r["slice"] for r in keyed[:-1]} == heavy
+    stage = engine.evaluation.slices
+    assert all(len(d.tracked) <= 5 for d in stage.dims)
+    assert len(engine.evaluation.keys) <= 2 * len(engine.pending) + 1024
+
+
+def test_snapshot_mid_stream_restores_and_continues_identically() -> None:
+    """Pickle the engine mid-stream (the sketches through serialize()), restore it, continue:
+    the same summary, byte for byte, as the uninterrupted run; and the same again on a rerun."""
+    items = list(_zipf_keys(3, 12_000))
+    a = _keyed_engine()
+    _feed(a, items[:5_000])
+    b = pickle.loads(pickle.dumps(a))
+    assert a.digest() == b.digest()
+    _feed(a, items[5_000:])
+    _feed(b, items[5_000:])
+    c = _keyed_engine()
+    _feed(c, items)
+    blobs = {json.dumps(e.summary(), sort_keys=True) for e in (a, b, c)}
+    assert len(blobs) == 1
+    assert a.digest() == b.digest() == c.digest()
+
+
+def test_config_and_errors() -> None:
+    base = {"models": {"lr": {"model": "linear_model.LogisticRegression()"}}}
+    cfg = parse_config({**base, "evaluation": {"slices": ["key", BINS], "slice_top": 3}})
+    engine = Engine.from_config(cfg)
+    assert engine.evaluation.slices.config.by == ["key", BINS]
+    assert engine.evaluation.slices.top == 3
+    assert Engine.from_config(parse_config(base)).evaluation is None
+    for bad in (["t:3,1"], ["a", "a"]):
+        with pytest.raises(ConfigError, match=r"evaluation\.slices"):
+            parse_config({**base, "evaluation": {"slices": bad}})
+    with pytest.raises(ConfigError, match="slice_top"):
+        parse_config({**base, "evaluation": {"slices": ["a"], "slice_top": 0}})
+    assert SliceStage(["a"]).config.by == ["a"]
+
+
+def test_regressor_slices_use_a_normal_interval() -> None:
+    """MAE per slice: the normal interval mean ± z s / sqrt(n), lower is better (worst =
+    largest error first), an alarm when the lower bound is above overall + margin."""
+    rng = np.random.default_rng(5)
+    engine = Engine(
+        {"lm": compose.Discard("g") | linear_model.LinearRegression()},
+        slices={"by": ["g"], "margin": 0.1, "min_n": 100},
+    )
+    errs: dict[str, list[float]] = defaultdict(list)
+    for i in range(3000):
+        g = "noisy" if rng.random() < 0.3 else "clean"
+        x = float(rng.normal())
+        y = 2 * x + float(rng.normal()) * (1.5 if g == "noisy" else 0.2)
+        p = engine.predict({"x": x, "g": g}, id=str(i))
+        engine.learn(str(i), y)
+        errs[f"g={g}"].append(abs(y - p.y_pred))
+    s = engine.summary()["slices"]
+    assert s["metric"] == "MAE"
+    rows = s["models"]["lm"]["slices"]
+    assert [r["slice"] for r in rows] == ["g=noisy", "g=clean"]
+    for r in rows:
+        e = np.array(errs[r["slice"]])
+        half = 1.959963984540054 * e.std(ddof=1) / np.sqrt(len(e))
+        assert r["value"] == pytest.approx(e.mean())
+        assert (r["lo"], r["hi"]) == pytest.approx((e.mean() - half, e.mean() + half))
+    assert [a["slice"] for a in s["alarms"]] == ["g=noisy"]
