@@ -10,6 +10,8 @@ route                                  token        what
 ``POST /v1/predict``                   auth="all"   one observation -> one prediction
 ``POST /v1/feedback``                  yes          one feedback -> an acknowledgement
 ``GET /v1/models|experiments|drift``   auth="all"   per model metrics; router; drift monitors
+``GET /v1/slices``                     auth="all"   worst slices per model, intervals, alarms
+``GET /v1/calibration``                auth="all"   ECE and reliability curve per classifier
 ``GET /v1/snapshots``                  auth="all"   stored snapshots, newest first
 ``POST /v1/snapshots/{v}/rollback``    always       roll the engine back (refused with no token)
 ``GET /metrics``                       auth="all"   Prometheus text format
@@ -37,7 +39,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -97,6 +99,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 _LEVELS = {("post", "/v1/predict"): "read", ("post", "/v1/feedback"): "write",
            ("get", "/v1/models"): "read", ("get", "/v1/experiments"): "read",
            ("get", "/v1/drift"): "read", ("get", "/v1/snapshots"): "read",
+           ("get", "/v1/slices"): "read", ("get", "/v1/calibration"): "read",
            ("post", "/v1/snapshots/{version}/rollback"): "admin"}  # fmt: skip
 
 
@@ -168,6 +171,45 @@ class HostGuard:
             await send({"type": "websocket.close", "code": 1008, "reason": "host"})
 
 
+class _SummaryOnce:
+    """The engine, with ``summary()`` computed once and kept (:func:`_with_evaluation`)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine, self._summary = engine, None
+
+    def summary(self) -> Any:
+        if self._summary is None:
+            self._summary = self._engine.summary()
+        return self._summary
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def _with_evaluation(worker: EngineWorker) -> None:
+    """Make the worker's metrics update carry ``slices`` and each model's ``calibration``
+    (for /metrics and the dashboard) when it does not yet: the same summary, computed once.
+    A no-op once :meth:`EngineWorker.snapshot` carries them itself (requested in
+    notes/surfaces-requests.md)."""
+    base = worker.snapshot
+
+    def snapshot(engine: Any) -> dict[str, Any]:
+        once = _SummaryOnce(engine)
+        data = base(once)
+        s = once.summary()
+        if "slices" not in data:
+            data["slices"] = _finite(s.get("slices"))
+            worker.cached["slices"] = data["slices"]
+        for name, m in (data.get("models") or {}).items():
+            if "calibration" not in m:
+                cal = ((s.get("models") or {}).get(name) or {}).get("calibration")
+                if cal is not None:
+                    m["calibration"] = _finite(cal)
+        return data
+
+    worker.snapshot = snapshot  # type: ignore[method-assign]
+
+
 def create_app(
     engine: Any,
     settings: ServeSettings | None = None,
@@ -201,6 +243,7 @@ def create_app(
     worker = EngineWorker(engine, settings, metrics, hub, clock=clock, wall_clock=wall_clock,
                           sinks=list(sinks), resume=resume)  # fmt: skip
     holder["worker"] = worker
+    _with_evaluation(worker)
     st = ServeState(engine, settings, worker, hub, metrics, clock, wall_clock)
 
     @asynccontextmanager
@@ -279,18 +322,42 @@ def create_app(
 
     @app.get("/v1/models", response_model=schemas.ModelsOut, responses=_ERRORS)
     async def models(s: ServeState = Depends(_need("read"))) -> JSONResponse:
-        """Per model: role, version, cumulative and rolling metrics, share of traffic."""
+        """Per model: role, version, cumulative and rolling metrics, share of traffic, and a
+        classifier's calibration (ECE and reliability curve over the rolling window)."""
         return JSONResponse(_finite(await worker.call(_models)))
 
     def _models(e: Any) -> dict[str, Any]:
         s = e.summary()
         total = sum(worker.served.values())
         out = [{"name": k, "traffic": worker.served[k] / total if total else 0.0,
-                **{f: v.get(f) for f in ("role", "version", "scored", "metrics", "rolling")}}
+                **{f: v.get(f) for f in ("role", "version", "scored", "metrics", "rolling",
+                                         "calibration")}}
                for k, v in s["models"].items()]  # fmt: skip
         return {"engine": s["engine"], "events": s["events"], "feedback": s["feedback"],
                 "models": out, "labels": s["labels"],
                 "errors": {k: s["errors"][k] for k in ("total", "by_code")}}  # fmt: skip
+
+    @app.get("/v1/slices", response_model=schemas.SlicesOut, responses=_ERRORS)
+    async def slices(
+        model: str | None = Query(default=None, max_length=200,
+                                  description="only this model (404 when it has no slices)"),
+        limit: int | None = Query(default=None, ge=1, le=1000,
+                                  description="the worst this many slices per model (each "
+                                  "dimension's other kept)"),
+        s: ServeState = Depends(_need("read")),
+    ) -> JSONResponse:  # fmt: skip
+        """Slices of the first metric per model (``[evaluation] slices``): worst first, with
+        intervals, events scored and alarm marks, and the alarm episodes; ``configured`` false
+        (and nothing else) without slices."""
+        result = await worker.call(lambda e: introspect.slices(e.summary(), model, limit))
+        return JSONResponse(_finite(result))
+
+    @app.get("/v1/calibration", response_model=schemas.CalibrationsOut, responses=_ERRORS)
+    async def calibration(s: ServeState = Depends(_need("read"))) -> JSONResponse:
+        """Per classifier: expected calibration error and the reliability curve over the
+        rolling window, and the ECE monitor's threshold and alarm episodes when it is on."""
+        return JSONResponse(_finite(await worker.call(
+            lambda e: introspect.calibration(e.summary()))))  # fmt: skip
 
     @app.get("/v1/experiments", response_model=schemas.ListOut, responses=_ERRORS)
     async def experiments(s: ServeState = Depends(_need("read"))) -> JSONResponse:

@@ -152,6 +152,58 @@ def features(engine: Any) -> dict[str, int] | None:
     return {str(k): int(v) for k, v in stats().items()}
 
 
+def slices(summary: dict[str, Any], model: str | None = None,
+           limit: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """``GET /v1/slices`` from an engine summary: ``summary()["slices"]`` with ``configured``
+    (false, and nothing else, without ``[evaluation] slices``); ``model`` keeps one model (a
+    :class:`ServeError` 404 when it has no slices), ``limit`` the worst ``limit`` slices of
+    each (every dimension's ``other`` kept).
+
+    >>> s = {"models": {"lr": {}}, "slices": {"by": ["r"], "metric": "Accuracy", "margin": 0.05,
+    ...      "tracked": 20, "alarms": [], "models": {"lr": {"overall": 0.8, "slices": [
+    ...      {"slice": "r=a", "n": 5, "value": 0.5}, {"slice": "r=b", "n": 5, "value": 0.9},
+    ...      {"slice": "other", "n": 1, "value": 1.0}]}}}}
+    >>> [e["slice"] for e in slices(s, limit=1)["models"]["lr"]["slices"]]
+    ['r=a', 'other']
+    >>> slices({"models": {}})["configured"], slices({"models": {}})["models"]
+    (False, {})
+    """
+    sl = summary.get("slices")
+    if not sl:
+        if model is not None:
+            raise ServeError("no_slices", "no slices are configured ([evaluation] slices)", 404,
+                             field="model")  # fmt: skip
+        return {"configured": False, "by": [], "metric": None, "margin": None, "tracked": None,
+                "models": {}, "alarms": []}  # fmt: skip
+    models = dict(sl.get("models") or {})
+    alarms = list(sl.get("alarms") or [])
+    if model is not None:
+        if model not in models:
+            raise ServeError("unknown_model", f"no slices for a model {model!r}", 404,
+                             field="model")  # fmt: skip
+        models = {model: models[model]}
+        alarms = [a for a in alarms if a.get("model") == model]
+    if limit is not None:
+        from stream_ml.cli_report import is_other
+
+        def cut(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            kept = [r for r in rows if not is_other(r.get("slice"))][:limit]
+            return kept + [r for r in rows if is_other(r.get("slice"))]
+
+        models = {k: {**v, "slices": cut(v.get("slices") or [])} for k, v in models.items()}
+    keys = ("by", "metric", "margin", "tracked")
+    return _plain({"configured": True, **{k: sl.get(k) for k in keys}, "models": models,
+                   "alarms": alarms})  # fmt: skip
+
+
+def calibration(summary: dict[str, Any]) -> dict[str, Any]:
+    """``GET /v1/calibration``: each classifier's ``calibration`` (window, n, ECE, bins;
+    threshold and alarm episodes with the ECE monitor), by model; empty without one."""
+    models = summary.get("models") or {}
+    return {"models": {k: _plain(m["calibration"]) for k, m in models.items()
+                       if isinstance(m.get("calibration"), dict)}}  # fmt: skip
+
+
 def snapshot_store(engine: Any) -> Any:
     """The engine's :class:`~stream_ml.snapshots.SnapshotStore` (inside its stage), or None."""
     stage = getattr(engine, "snapshots", None) or getattr(engine, "snapshot_store", None)

@@ -2,10 +2,13 @@
 
 On the hot path only counters are incremented and one histogram observation is made per engine
 round (not per event). Everything per model (rolling metric, traffic share), the labels (pending,
-expired, evicted), drift (statistic, threshold, state, episodes), the feature stage's counters
-and the snapshot age are read at scrape time from the summary the engine's owner task caches
-every ``metrics_interval`` seconds: a scrape never touches the engine. Every label is bounded
-by the configuration (models, metrics, monitors, watched fields, a fixed set of states).
+expired, evicted), drift (statistic, threshold, state, episodes), the feature stage's counters,
+the slices (metric, count, alarm per tracked slice) and calibration (ECE) and the snapshot age
+are read at scrape time from the summary the engine's owner task caches every
+``metrics_interval`` seconds: a scrape never touches the engine. Every label is bounded by the
+configuration (models, metrics, monitors, watched fields, a fixed set of states; slices: the
+engine's tracked top-K per dimension and each dimension's ``other``, never more than
+:func:`slice_bound`).
 """
 
 from __future__ import annotations
@@ -117,6 +120,8 @@ class _SummaryCollector(Collector):
         features = s.get("features")
         if isinstance(features, dict):
             yield from _features(features)
+        yield from _slices(s.get("slices"))
+        yield from _calibration(s.get("models") or {})
         age = s.get("snapshot_age")
         if age is not None:
             yield GaugeMetricFamily("stream_ml_snapshot_age_seconds", "Age of the latest snapshot",
@@ -188,3 +193,74 @@ def _features(f: dict[str, Any]) -> Iterator[Any]:
     for reason in ("ttl", "lru"):
         evictions.add_metric([reason], count(f"evictions_{reason}"))
     yield evictions
+
+
+def slice_bound(sl: dict[str, Any]) -> int:
+    """The most slices exported per model: ``tracked`` per dimension plus its ``other``.
+
+    >>> slice_bound({"by": ["region", "device"], "tracked": 20})
+    42
+    """
+    tracked = sl.get("tracked")
+    dims = max(1, len(sl.get("by") or []))
+    return dims * ((int(tracked) if isinstance(tracked, int) else 20) + 1)
+
+
+def _slices(sl: Any) -> Iterator[Any]:
+    """Per model and slice (``summary()["slices"]``): the sliced metric, the events scored in
+    the slice, 1 while its alarm is on. The slices are the engine's tracked top-K per dimension
+    and each dimension's ``other``, at most :func:`slice_bound` per model (a longer list is
+    cut, the worst kept)."""
+    if not isinstance(sl, dict):
+        return
+    lab = ["model", "slice"]
+    what = f"{sl.get('metric') or 'the first metric'} by {', '.join(sl.get('by') or []) or '-'}"
+    metric = GaugeMetricFamily("stream_ml_slice_metric", f"Prequential {what}, per slice "
+                               "(tracked top-K and other)", labels=lab)  # fmt: skip
+    count = GaugeMetricFamily("stream_ml_slice_count", "Scored events in the slice since it is "
+                              "tracked", labels=lab)  # fmt: skip
+    alarm = GaugeMetricFamily("stream_ml_slice_alarm", "1 while the slice's alarm episode is "
+                              "open (its metric beyond the overall by the margin)",
+                              labels=lab)  # fmt: skip
+    overall = GaugeMetricFamily("stream_ml_slice_overall", f"Overall {what.split(' by ')[0]} "
+                                "the slices are compared with", labels=["model"])  # fmt: skip
+    bound = slice_bound(sl)
+    for name, entry in (sl.get("models") or {}).items():
+        if not isinstance(entry, dict):
+            continue
+        value = _num(entry.get("overall"))
+        if value is not None:
+            overall.add_metric([str(name)], value)
+        for row in (entry.get("slices") or [])[:bound]:
+            labels = [str(name), str(row.get("slice"))]
+            value = _num(row.get("value"))
+            if value is not None:
+                metric.add_metric(labels, value)
+            n = _num(row.get("n"))
+            count.add_metric(labels, n if n is not None else 0.0)
+            alarm.add_metric(labels, 1.0 if row.get("alarm") else 0.0)
+    yield from (metric, count, alarm, overall)
+
+
+def _calibration(models: dict[str, Any]) -> Iterator[Any]:
+    """Per classifier (``summary()["models"][m]["calibration"]``): ECE over the rolling window
+    and the events it is computed on."""
+    ece = GaugeMetricFamily("stream_ml_calibration_ece", "Expected calibration error (top "
+                            "label, equal-width bins) over the rolling window",
+                            labels=["model"])  # fmt: skip
+    n = GaugeMetricFamily("stream_ml_calibration_events", "Scored events with probabilities "
+                          "in the calibration window", labels=["model"])  # fmt: skip
+    seen = False
+    for name, m in models.items():
+        cal = m.get("calibration") if isinstance(m, dict) else None
+        if not isinstance(cal, dict):
+            continue
+        seen = True
+        value = _num(cal.get("ece"))
+        if value is not None:
+            ece.add_metric([str(name)], value)
+        k = _num(cal.get("n"))
+        n.add_metric([str(name)], k if k is not None else 0.0)
+    if seen:
+        yield ece
+        yield n

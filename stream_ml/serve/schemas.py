@@ -225,6 +225,38 @@ class ErrorOut(BaseModel):
     offset: Any = None
 
 
+class BinOut(BaseModel):
+    """One equal-width confidence bin of a reliability curve."""
+
+    lo: float
+    hi: float
+    n: int
+    confidence: float | None = Field(description="mean top-label probability (None: empty)")
+    accuracy: float | None = Field(description="share of its events whose top label was right")
+
+
+class CalibrationAlarmOut(BaseModel):
+    """An ECE alarm episode: from ``start`` to ``end`` (engine events; None: still open)."""
+
+    model: str
+    start: int
+    end: int | None = None
+    ece: float | None = None
+
+
+class CalibrationOut(BaseModel):
+    """A classifier's calibration over the rolling window (``summary()["models"][m]
+    ["calibration"]``): top-label ECE and the reliability curve; ``threshold`` and ``alarms``
+    when the ECE monitor is on (``[evaluation] ece_alarm``)."""
+
+    window: int
+    n: int = Field(description="scored events with probabilities in the window")
+    ece: float | None = Field(description="expected calibration error (None: no probabilities)")
+    bins: list[BinOut]
+    threshold: float | None = None
+    alarms: list[CalibrationAlarmOut] = Field(default_factory=list)
+
+
 class ModelOut(BaseModel):
     name: str
     role: str
@@ -233,6 +265,56 @@ class ModelOut(BaseModel):
     metrics: dict[str, float | None]
     rolling: dict[str, float | None]
     traffic: float = Field(description="share of predictions it served since the server started")
+    calibration: CalibrationOut | None = Field(
+        default=None, description="classifiers only (None for a regressor or a ranker)"
+    )
+
+
+class CalibrationsOut(BaseModel):
+    """Calibration per classifier (``GET /v1/calibration``; empty without one)."""
+
+    models: dict[str, CalibrationOut]
+
+
+class SliceOut(BaseModel):
+    """One slice of one model: the sliced metric since the slice is tracked, its interval."""
+
+    slice: str = Field(examples=["region=north", "other"])
+    n: int
+    value: float | None
+    lo: float | None = None
+    hi: float | None = None
+    alarm: bool = False
+
+
+class ModelSlicesOut(BaseModel):
+    overall: float | None = Field(description="the model's cumulative value of the metric")
+    slices: list[SliceOut] = Field(description="worst first, each dimension's other last")
+    metric: str | None = Field(default=None, description="set when not the common metric")
+
+
+class SliceAlarmOut(BaseModel):
+    """A slice alarm episode (engine events; ``end`` None: still open)."""
+
+    model: str
+    slice: str
+    start: int
+    end: int | None = None
+    value: float | None = None
+    overall: float | None = None
+
+
+class SlicesOut(BaseModel):
+    """``summary()["slices"]``: ``configured`` is false (and the rest empty) without
+    ``[evaluation] slices``."""
+
+    configured: bool
+    by: list[str] = Field(default_factory=list)
+    metric: str | None = None
+    margin: float | None = None
+    tracked: int | None = Field(default=None, description="slices tracked per dimension")
+    models: dict[str, ModelSlicesOut] = Field(default_factory=dict)
+    alarms: list[SliceAlarmOut] = Field(default_factory=list)
 
 
 class ModelsOut(BaseModel):
