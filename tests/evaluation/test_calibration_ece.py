@@ -1,0 +1,145 @@
+"""Calibration (#15): the reliability curve and top-label ECE over the Prequential ring, and the
+ECE monitor's episodes, with synthetic predictors whose calibration is known."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from river import base, linear_model, preprocessing
+
+from stream_ml import Engine
+from stream_ml.evaluation.calibration import reliability
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class KnownProba(base.Classifier):
+    """A real River classifier that says ``P(True) = x["p"]`` pushed by ``power`` toward 0 or
+    1 (``power = 1``: the true probability; above 1: overconfident). It learns nothing."""
+
+    def __init__(self, power: float = 1.0) -> None:
+        self.power = power
+
+    def learn_one(self, x: dict, y: bool) -> None:
+        pass
+
+    def predict_proba_one(self, x: dict) -> dict:
+        p = x["p"]
+        a, b = p**self.power, (1 - p) ** self.power
+        q = a / (a + b)
+        return {False: 1 - q, True: q}
+
+
+def numpy_ece(ys: np.ndarray, probas: list[dict], bins: int = 10) -> float:
+    """ECE straight from its definition, vectorised (the reference)."""
+    keys = [max(p, key=p.get) for p in probas]
+    conf = np.array([p[k] for p, k in zip(probas, keys, strict=True)])
+    correct = np.array([k == y for k, y in zip(keys, ys, strict=True)], dtype=float)
+    idx = np.minimum((conf * bins).astype(int), bins - 1)
+    ece = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            ece += m.mean() * abs(correct[m].mean() - conf[m].mean())
+    return float(ece)
+
+
+def run(power: float, seed: int, n: int = 3000, window: int = 2000, **kw) -> tuple:
+    rng = np.random.default_rng(seed)
+    engine = Engine({"m": KnownProba(power)}, window=window, seed=seed, **kw)
+    ys, probas, records = [], [], []
+    for i in range(n):
+        p = float(rng.uniform(0.02, 0.98))
+        y = bool(rng.random() < p)
+        pred = engine.predict({"p": p}, id=str(i))
+        engine.learn(str(i), y)
+        ys.append(y)
+        probas.append(pred.proba)
+        records += [r for r in engine.drain_events() if r.get("kind") == "calibration_alarm"]
+    return engine, np.array(ys), probas, records
+
+
+# A calibrated predictor's ECE on 2,000 events over 10 bins is about 0.02 (the sampling error
+# of each bin's accuracy, module docstring of stream_ml.evaluation.calibration): margin 0.045.
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_calibrated_predictor_has_ece_near_zero(seed: int) -> None:
+    engine, ys, probas, _ = run(1.0, seed)
+    cal = engine.summary()["models"]["m"]["calibration"]
+    assert cal["window"] == 2000 and cal["n"] == 2000
+    assert 0 <= cal["ece"] < 0.045
+    # the same window by numpy: the last 2,000 scored events
+    assert cal["ece"] == pytest.approx(numpy_ece(ys[-2000:], probas[-2000:]), abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_overconfident_predictor_has_a_large_ece(seed: int) -> None:
+    engine, ys, probas, _ = run(4.0, seed)
+    cal = engine.summary()["models"]["m"]["calibration"]
+    assert cal["ece"] > 0.15
+    assert cal["ece"] == pytest.approx(numpy_ece(ys[-2000:], probas[-2000:]), abs=1e-12)
+    top = cal["bins"][-1]  # confident answers are right less often than they say
+    assert top["n"] > 0 and top["accuracy"] < top["confidence"] - 0.1
+
+
+def test_bins_shape_and_partial_window() -> None:
+    engine, ys, probas, _ = run(1.0, 7, n=300, window=1000)
+    cal = engine.summary()["models"]["m"]["calibration"]
+    assert cal["window"] == 1000 and cal["n"] == 300
+    assert [(b["lo"], b["hi"]) for b in cal["bins"]] == [(i / 10, (i + 1) / 10) for i in range(10)]
+    assert sum(b["n"] for b in cal["bins"]) == 300
+    for b in cal["bins"]:
+        if b["n"]:
+            assert b["lo"] <= b["confidence"] <= b["hi"] and 0 <= b["accuracy"] <= 1
+        else:
+            assert b["confidence"] is None and b["accuracy"] is None
+    assert cal["ece"] == pytest.approx(numpy_ece(ys, probas), abs=1e-12)
+    json.dumps(cal)
+
+
+def test_ece_alarm_one_record_per_episode() -> None:
+    _, _, _, records = run(4.0, 0, n=3000, ece_alarm=0.1, ece_check_every=500)
+    assert len(records) == 1
+    r = records[0]
+    assert r["type"] == "calibration_alarm" and r["model"] == "m" and r["threshold"] == 0.1
+    assert r["ece"] > 0.1 and r["event"] == 500
+    for seed in (0, 1, 2):
+        engine, _, _, records = run(1.0, seed, n=3000, ece_alarm=0.1, ece_check_every=500)
+        assert records == []
+        assert engine.summary()["models"]["m"]["calibration"]["alarms"] == []
+
+
+def test_regressor_has_no_calibration_and_weather_lr_has_one() -> None:
+    engine = Engine({"lm": linear_model.LinearRegression()})
+    engine.predict({"x": 1.0}, id="a")
+    engine.learn("a", 2.0)
+    assert "calibration" not in engine.summary()["models"]["lm"]
+    # the logistic regression on 3,000 weather days: a ring of 1,000 real probabilities
+    engine = Engine({"lr": preprocessing.StandardScaler() | linear_model.LogisticRegression()})
+    ys, probas = [], []
+    with gzip.open(ROOT / "data" / "weather.csv.gz", "rt") as f:
+        for i, row in enumerate(csv.DictReader(f)):
+            if i == 3000:
+                break
+            y = int(row.pop("target"))
+            p = engine.predict({k: float(v) for k, v in row.items()}, id=str(i))
+            engine.learn(str(i), y)
+            ys.append(y)
+            probas.append(p.proba)
+    cal = engine.summary()["models"]["lr"]["calibration"]
+    assert cal["n"] == 1000
+    assert cal["ece"] == pytest.approx(numpy_ece(np.array(ys[-1000:]), probas[-1000:]))
+    assert cal["ece"] < 0.1  # a logistic regression is close to calibrated here
+    restored = pickle.loads(pickle.dumps(engine))
+    assert restored.summary()["models"]["lr"]["calibration"] == cal
+
+
+def test_reliability_skips_events_without_probabilities() -> None:
+    assert reliability([(True, None, None), (True, None, {})])["ece"] is None
+    r = reliability([(True, True, {True: 1.0, False: 0.0})])
+    assert r["bins"][-1]["n"] == 1 and r["ece"] == 0.0
