@@ -84,3 +84,14 @@ def test_gini_and_top_share() -> None:
     assert gini([1.0] + [0.0] * 49) == pytest.approx(1 - 1 / 50)
     assert gini([1.0] * 8 + [0.0] * 42) == pytest.approx(1 - 8 / 50)
     assert top_share([1.0] * 8 + [0.0] * 42) == pytest.approx(5 / 8)
+
+
+def test_cli_json_and_html(cli_env, python, tmp_path) -> None:
+    from tests.test_cli import cli
+
+    page = tmp_path / "fl.html"
+    args = ["scenario", "run", "feedback-loop", "--events", "400", "--json", "--html", str(page)]
+    out = cli(args, cli_env, python)
+    rep = json.loads(out.stdout)["report"]
+    assert rep["scenario"] == "feedback-loop" and rep["comparison"]["coverage"]["greedy"] == 8
+    assert len(rep["plots"]) == 5 and page.read_text(encoding="utf-8").startswith("<!DOCTYPE")
