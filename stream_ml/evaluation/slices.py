@@ -10,7 +10,8 @@ slices of one dimension sum to the model's scored events.
 **Bounded memory.** Per dimension, an Apache DataSketches frequent-items sketch
 (``frequent_strings_sketch``) counts the traffic of every slice value in a fixed number of
 counters, whatever the cardinality. At most ``top`` slices are tracked exactly (one River metric
-per model, built as :func:`~stream_ml.evaluation.prequential.build_metric` does); every other
+per model, built as :func:`~stream_ml.evaluation.prequential.build_metric` does; Accuracy is
+counted without one, with the same value); every other
 event goes to the dimension's pooled slice ``other``. The policy:
 
 * a value seen while fewer than ``top`` slices are tracked is tracked from its first event;
@@ -211,19 +212,34 @@ def _merge_metric(dst: Any, src: Any) -> bool:
 
 
 class _Cell:
-    """One model's metric on one slice, and the sums behind its interval."""
+    """One model's metric on one slice, and the sums behind its interval.
 
-    __slots__ = ("kind", "metric", "n", "s1", "s2", "uses_proba")
+    Accuracy is counted here, without its River object: its value is hits / n, exactly
+    River's (true positives / total weight, every weight 1), at a third of the cost per label.
+    """
+
+    __slots__ = ("bigger", "kind", "metric", "n", "s1", "s2", "uses_proba")
 
     def __init__(self, name: str, uses_proba: bool) -> None:
-        self.metric = build_metric(name)
-        self.kind = _kind(self.metric)
+        metric = build_metric(name)
+        self.kind = _kind(metric)
+        self.bigger = metric.bigger_is_better
+        self.metric = None if self.kind == "prop" else metric
         self.uses_proba = uses_proba
         self.n = 0
         self.s1 = 0.0
         self.s2 = 0.0
 
+    def value(self) -> float:
+        return self.s1 / self.n if self.metric is None else float(self.metric.get())
+
     def update(self, y: Any, y_pred: Any, proba: Any) -> None:
+        if self.metric is None:  # Accuracy (the engine's stage inlines this branch)
+            if y_pred is not None:
+                self.n += 1
+                if y == y_pred:
+                    self.s1 += 1.0
+            return
         if self.uses_proba:
             if not proba:
                 return
@@ -235,10 +251,7 @@ class _Cell:
         self.metric.update(y, y_pred)
         self.n += 1
         kind = self.kind
-        if kind == "prop":
-            if y == y_pred:
-                self.s1 += 1.0
-        elif kind != "none":
+        if kind != "none":
             e = abs(y - y_pred) if kind == "abs" else (y - y_pred) ** 2
             self.s1 += e
             self.s2 += e * e
@@ -293,11 +306,15 @@ def _canonical(blob: bytes) -> bytes:
 class _Dim:
     """One dimension's sketch, tracked slices (value -> {model: cell}) and pooled ``other``."""
 
-    __slots__ = ("other", "other_name", "sketch", "spec", "tracked", "unmerged")
+    __slots__ = ("counts", "label", "other", "other_name", "sketch", "spec", "tracked", "unmerged")
 
     def __init__(self, spec: SliceSpec, top: int, other_name: str) -> None:
         self.spec = spec
+        self.label = spec.label
         self.sketch = frequent_strings_sketch(_lg_size(top))
+        # the traffic since the last check, per value: the sketch takes it in one weighted
+        # update per value at each check (bounded by check_every values)
+        self.counts: dict[str, int] = {}
         self.tracked: dict[str, dict[str, _Cell]] = {}
         self.other: dict[str, _Cell] = {}
         self.other_name = other_name
@@ -307,6 +324,7 @@ class _Dim:
         return {
             "spec": self.spec.text,
             "sketch": _canonical(self.sketch.serialize()),
+            "counts": self.counts,
             "tracked": self.tracked,
             "other": self.other,
             "other_name": self.other_name,
@@ -315,6 +333,8 @@ class _Dim:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.spec = SliceSpec(state["spec"])
+        self.label = self.spec.label
+        self.counts = state["counts"]
         self.sketch = frequent_strings_sketch.deserialize(state["sketch"])
         self.tracked = state["tracked"]
         self.other = state["other"]
@@ -358,8 +378,9 @@ class SliceStage:
         None); every ``check_every`` labels, the alarm check, whose records are returned."""
         top = self.top
         for dim in self.dims:
-            v = dim.spec.label(x, key)
-            dim.sketch.update(v)
+            v = dim.label(x, key)
+            counts = dim.counts
+            counts[v] = counts.get(v, 0) + 1
             cells = dim.tracked.get(v)
             if cells is None:
                 if len(dim.tracked) < top:
@@ -367,13 +388,22 @@ class SliceStage:
                 else:
                     cells = dim.other
             for slot, answer in zip(slots, answers):
-                if answer is None or not slot.scored:
+                if answer is None:
                     continue
                 cell = cells.get(slot.name)
                 if cell is None:
+                    if not slot.scored:
+                        continue
                     pq = slot.prequential
                     cell = cells[slot.name] = _Cell(pq.names[0], pq._uses_proba[0])
-                cell.update(label, answer[0], answer[1])
+                if cell.metric is None:  # Accuracy: _Cell.update, inlined
+                    y_pred = answer[0]
+                    if y_pred is not None:
+                        cell.n += 1
+                        if label == y_pred:
+                            cell.s1 += 1.0
+                else:
+                    cell.update(label, answer[0], answer[1])
         self.labels += 1
         if self.labels % self.config.check_every:
             return None
@@ -386,9 +416,12 @@ class SliceStage:
         of the slices folded into ``other``."""
         top = self.top
         for dim in self.dims:
+            sk = dim.sketch
+            for v, c in dim.counts.items():
+                sk.update(v, c)
+            dim.counts.clear()
             if len(dim.tracked) < top:
                 continue
-            sk = dim.sketch
             heavy = sorted(sk.get_frequent_items(_NFN), key=lambda r: (-r[1], r[0]))[:top]
             for item, _est, lb, _ub in heavy:
                 if item in dim.tracked:
@@ -405,7 +438,7 @@ class SliceStage:
             if other is None:
                 dim.other[name] = cell
                 continue
-            if not _merge_metric(other.metric, cell.metric):
+            if cell.metric is not None and not _merge_metric(other.metric, cell.metric):
                 dim.unmerged += cell.n
             other.n += cell.n
             other.s1 += cell.s1
@@ -445,7 +478,7 @@ class SliceStage:
         cfg = self.config
         key = (name, value)
         ep = self.open.get(key)
-        v = float(cell.metric.get())
+        v = cell.value()
         margin = cfg.margin
         if ep is not None:
             back = v >= overall - margin if bigger else v <= overall + margin
@@ -493,7 +526,7 @@ class SliceStage:
             for value, cells in dim.tracked.items():
                 cell = cells.get(name)
                 if cell is not None and cell.n:
-                    bigger = cell.metric.bigger_is_better
+                    bigger = cell.bigger
                     rows.append(self._row(name, value, cell, dim))
             cell = dim.other.get(name)
             if cell is not None and cell.n:
@@ -507,7 +540,7 @@ class SliceStage:
         row = {
             "slice": value,
             "n": cell.n,
-            "value": float(cell.metric.get()),
+            "value": cell.value(),
             "lo": lo,
             "hi": hi,
             "alarm": (name, value) in self.open,

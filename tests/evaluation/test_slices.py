@@ -263,3 +263,29 @@ def test_regressor_slices_use_a_normal_interval() -> None:
         assert r["value"] == pytest.approx(e.mean())
         assert (r["lo"], r["hi"]) == pytest.approx((e.mean() - half, e.mean() + half))
     assert [a["slice"] for a in s["alarms"]] == ["g=noisy"]
+
+
+def test_river_metric_slices_fold_into_other_without_loss() -> None:
+    """F1 (a River metric object per slice, no shortcut): with 5 tracked keys out of
+    thousands, slices keep being folded into "other"; their confusion matrices, summed over
+    every slice and "other", are the model's overall one, entry by entry."""
+    engine = Engine(
+        {"lr": linear_model.LogisticRegression()},
+        metrics=["F1", "Accuracy"],
+        slices=SliceConfig(by=["key"], top=5, check_every=50),
+    )
+    _feed(engine, _zipf_keys(4, 10_000))
+    dim = engine.evaluation.slices.dims[0]
+    cells = [c["lr"] for c in dim.tracked.values()] + [dim.other["lr"]]
+    total: Counter = Counter()
+    for cell in cells:
+        for yt, row in cell.metric.cm.data.items():
+            for yp, w in row.items():
+                total[yt, yp] += w
+    overall = engine.slots[0].prequential.metrics[0].cm
+    assert total == Counter({(yt, yp): w for yt, r in overall.data.items() for yp, w in r.items()})
+    assert sum(c.n for c in cells) == 10_000 and dim.unmerged == 0
+    s = engine.summary()["slices"]
+    assert s["metric"] == "F1" and all(r["lo"] is None for r in s["models"]["lr"]["slices"])
+    for cell in cells:  # each value is River's F1 of the cell's confusion matrix
+        assert cell.value() == cell.metric.get()
