@@ -289,3 +289,27 @@ def test_river_metric_slices_fold_into_other_without_loss() -> None:
     assert s["metric"] == "F1" and all(r["lo"] is None for r in s["models"]["lr"]["slices"])
     for cell in cells:  # each value is River's F1 of the cell's confusion matrix
         assert cell.value() == cell.metric.get()
+
+
+def test_routed_predictions_slice_by_key() -> None:
+    """An A/B router (sticky by key): each model's slices cover the events it answered; the
+    keys of routed predictions are held until their labels, then let go."""
+    engine = Engine(
+        {"a": linear_model.LogisticRegression(), "b": linear_model.LogisticRegression()},
+        router={"kind": "ab"},
+        slices={"by": ["key", "x:0"]},
+    )
+    rng = np.random.default_rng(0)
+    for i in range(3000):
+        x = float(rng.normal())
+        engine.predict({"x": x}, id=str(i), key=f"k{i % 3}")
+        engine.learn(str(i), x > 0)
+    s = engine.summary()["slices"]["models"]
+    metrics = engine.metrics()
+    for name in ("a", "b"):
+        by_key = [r for r in s[name]["slices"] if r["by"] == "key"]
+        by_x = [r for r in s[name]["slices"] if r["by"] == "x:0"]
+        assert sum(r["n"] for r in by_key) == sum(r["n"] for r in by_x) == metrics[name]["scored"]
+    keys = {r["slice"] for name in ("a", "b") for r in s[name]["slices"] if r["by"] == "key"}
+    assert keys == {"key=k0", "key=k1", "key=k2"}
+    assert engine.evaluation.keys == {}
