@@ -198,6 +198,9 @@ def scenario_html(result: dict[str, Any], name: str | None = None) -> str:
         series = {n: [p["models"].get(n, {}).get(m, math.nan) for p in timeline]
                   for n in summary["models"]}  # fmt: skip
         blocks.append(_lines(go, f"rolling {m} over time", xs, series, m, points, alarms))
+    for chart in report.get("plots", []):  # a scenario's own charts (plain data)
+        blocks.append(_lines(go, chart["title"], chart["x"], chart["series"],
+                             chart.get("ytitle", ""), points))  # fmt: skip
     arms = (summary.get("experiment") or {}).get("arms") or {}
     if arms:
         bar = go.Figure(go.Bar(x=list(arms), y=[a.get("n", 0) for a in arms.values()]))
@@ -208,7 +211,7 @@ def scenario_html(result: dict[str, Any], name: str | None = None) -> str:
     rows = [[n, v["role"], v["scored"], *[v["metrics"][k] for k in names]]
             for n, v in models.items()]  # fmt: skip
     blocks.append(table_html(["model", "role", "scored", *names], rows, id="models"))
-    shown = {k: v for k, v in report.items() if k != "truth"}
+    shown = {k: v for k, v in report.items() if k not in ("truth", "plots")}
     blocks.append("<h2>report</h2><pre id='report'>"
                   + html.escape(json.dumps({"truth": truth, **shown}, indent=2, default=str))
                   + "</pre>")  # fmt: skip

@@ -108,8 +108,8 @@ class SnapshotStage:
         key = key or os.environ.get(key_env) or None
         if key is None and not trust_unsigned:
             raise ConfigError(
-                f"snapshots need a signing key: set ${key_env} (or snapshots.key), or opt into "
-                "trust_unsigned = true for local files you trust"
+                f"snapshots need a signing key: set ${key_env} (snapshots.key_env names another "
+                "variable), or opt into trust_unsigned = true for local files you trust"
             )
         store = SnapshotStore(
             path,

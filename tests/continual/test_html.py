@@ -120,3 +120,19 @@ def test_the_scenario_command_writes_the_report(browser, tmp_path):
     assert "drift at 1000" in page.inner_text(".js-plotly-plot >> nth=0")
     assert problems == []
     page.close()
+
+
+def test_a_scenario_with_its_own_charts_draws_them(browser, tmp_path):
+    """A scenario's ``report["plots"]`` (plain chart data) are drawn on the generic page and
+    left out of its report dump (the feedback-loop scenario's exposure and CTR curves)."""
+    result = run_scenario(scenarios.get("feedback-loop"), events=400, seed=0)
+    charts = result["report"]["plots"]
+    path = write_html(tmp_path / "loop.html", scenario_html(result))
+    page, problems = _open(browser, path)
+    titles = page.evaluate(
+        "[...document.querySelectorAll('.js-plotly-plot')].map(p => p.layout.title.text)"
+    )
+    assert [c["title"] for c in charts] == [t for t in titles if t in {c["title"] for c in charts}]
+    assert "plots" not in json.loads(page.inner_text("#report"))
+    assert problems == []
+    page.close()
