@@ -15,7 +15,7 @@
     token: sessionStorage.getItem("stream-ml-token"), retry: 500,
     points: 600, ts: [], series: {}, drift: {}, monitors: [], episodes: [],
     metric: null, charts: {}, specs: {}, drawn: {}, alarms: [], snapshot: null,
-    events: 0, gotMetrics: false, models: [],
+    events: 0, gotMetrics: false, models: [], slices: null, calibration: {},
   };
   window.dash = state;  // for people (and tests) poking at the page
 
@@ -320,6 +320,120 @@
     });
     showFeatureCounts(d.features);
     if (d.snapshot) showSnapshot(d.snapshot);
+    showSlices(d.slices);
+    showCalibration(d.models || {});
+  }
+
+  // -- slices and calibration (summary()["slices"], each model's "calibration") -----------------
+  const WORST = 5;
+  const isOther = (name) => name === "other" || String(name).startsWith("other:");
+  function intervalBar(row, overall, lo, hi) {
+    // the slice's interval (shaded), its value (a tick) and the overall value (dashed), on the
+    // range [lo, hi] shared by the model's rows
+    const bar = el("div", "ibar"), span = hi - lo || 1;
+    const pos = (v) => `${Math.max(0, Math.min(100, (v - lo) / span * 100))}%`;
+    if (typeof row.lo === "number" && typeof row.hi === "number") {
+      const s = el("div", "span"); s.style.left = pos(row.lo);
+      s.style.width = `calc(${pos(row.hi)} - ${pos(row.lo)})`; bar.append(s);
+    }
+    if (typeof row.value === "number") { const v = el("div", "val"); v.style.left = pos(row.value); bar.append(v); }
+    if (typeof overall === "number") { const o = el("div", "overall"); o.style.left = pos(overall); bar.append(o); }
+    bar.title = `${fmt(row.value)} [${fmt(row.lo)}, ${fmt(row.hi)}]` + (typeof overall === "number" ? `; overall ${fmt(overall)}` : "");
+    return bar;
+  }
+  function showSlices(sl) {
+    if (!sl) return;
+    state.slices = sl;
+    $("slices-panel").hidden = false;
+    $("slices-what").textContent = `${sl.metric || "metric"} by ${(sl.by || []).join(", ")}`;
+    const open = (sl.alarms || []).filter((a) => a.end === null || a.end === undefined).length;
+    if (!Object.values(sl.models || {}).some((m) => (m.slices || []).length)) {
+      $("slices-note").textContent = "waiting for data: no label has been scored yet";
+    } else $("slices-note").textContent = `alarm when a slice's interval is ${fmt(sl.margin)} below the overall (dashed); ` +
+      `${sl.tracked} slices tracked per dimension, the rest in other · ${(sl.alarms || []).length} alarm episode(s), ${open} open`;
+    const holder = $("slices");
+    const names = ordered(Object.keys(sl.models || {}));
+    holder.querySelectorAll("[data-model]").forEach((n) => { if (!names.includes(n.dataset.model)) n.remove(); });
+    names.forEach((name) => {
+      const entry = sl.models[name] || {}, rows = entry.slices || [];
+      let box = holder.querySelector(`[data-model="${CSS.escape(name)}"]`);
+      if (!box) {
+        box = el("div", "slice-model"); box.dataset.model = name;
+        const t = el("table"); t.innerHTML = "<thead><tr><th>slice</th><th>n</th><th>value</th><th>interval</th><th></th><th>alarm</th></tr></thead><tbody></tbody>";
+        box.append(el("h3"), t); holder.append(box);
+      }
+      box.querySelector("h3").textContent = `${name}: overall ${fmt(entry.overall)}` + (entry.metric ? ` (${entry.metric})` : "");
+      const shown = rows.filter((r) => !isOther(r.slice)).slice(0, WORST).concat(rows.filter((r) => isOther(r.slice)));
+      const nums = shown.flatMap((r) => [r.lo, r.hi, r.value]).concat([entry.overall]).filter((v) => typeof v === "number");
+      const lo = nums.length ? Math.min(...nums) : 0, hi = nums.length ? Math.max(...nums) : 1;
+      const pad = (hi - lo) * 0.05 || 0.05;
+      const sig = JSON.stringify([entry.overall, shown]);
+      if (box.dataset.sig === sig) return;  // unchanged: the rows stay (hover, selection)
+      box.dataset.sig = sig;
+      const body = box.querySelector("tbody"); body.innerHTML = "";
+      shown.forEach((r) => {
+        const tr = el("tr", r.alarm ? "alarm" : (isOther(r.slice) ? "other" : ""));
+        tr.dataset.slice = r.slice;
+        const bar = el("td", "bar"); bar.append(intervalBar(r, entry.overall, lo - pad, hi + pad));
+        tr.append(el("td", "", r.slice), el("td", "num", fmt(r.n, 0)), el("td", "num", fmt(r.value)),
+          el("td", "num", `[${fmt(r.lo)}, ${fmt(r.hi)}]`), bar, el("td", "", r.alarm ? "ALARM" : ""));
+        body.append(tr);
+      });
+    });
+  }
+
+  function showCalibration(models) {
+    const cal = {};
+    Object.keys(models).forEach((m) => { if (models[m] && models[m].calibration) cal[m] = models[m].calibration; });
+    const names = ordered(Object.keys(cal));
+    if (!names.length) return;
+    state.calibration = cal;
+    $("calibration-panel").hidden = false;
+    const body = $("ece"), sig = JSON.stringify(names.map((m) => [m, cal[m].ece, cal[m].n, cal[m].window, cal[m].threshold, cal[m].alarms]));
+    if (body.dataset.sig !== sig) { body.dataset.sig = sig; body.innerHTML = ""; } else { reliability(names, cal); return; }
+    names.forEach((m) => {
+      const c = cal[m], open = (c.alarms || []).some((a) => a.end === null || a.end === undefined);
+      const tr = el("tr", open ? "alarm" : ""); tr.dataset.model = m;
+      tr.append(el("td", "", m), el("td", "num", fmt(c.ece)), el("td", "num", `${fmt(c.n, 0)} / ${fmt(c.window, 0)}`),
+        el("td", "", open ? `ECE over ${fmt(c.threshold)}` : (typeof c.threshold === "number" ? `ok (≤ ${fmt(c.threshold)})` : "")));
+      body.append(tr);
+    });
+    reliability(names, cal);
+  }
+
+  // x: each bin's centre; y: the share right among the bin's events (none: a gap); the diagonal
+  // is perfect calibration. One chart for every classifier, drawn again on each update.
+  function reliability(names, cal) {
+    const bins = (cal[names[0]].bins || []);
+    const xs = bins.map((b) => (b.lo + b.hi) / 2);
+    const lines = names.map((m) => (cal[m].bins || []).map((b) => (b.n ? b.accuracy : null)));
+    const data = [xs, xs.slice()].concat(lines);
+    const box = $("chart-reliability");
+    const key = names.join("\u0000") + "|" + xs.length;
+    if (state.charts.reliability && state.reliabilityKey === key) {
+      state.charts.reliability.setData(data);
+    } else {
+      if (state.charts.reliability) state.charts.reliability.destroy();
+      box.querySelectorAll(".uplot").forEach((c) => c.remove());
+      state.reliabilityKey = key;
+      const series = [{ label: "confidence" }, { label: "perfect", stroke: "#9aa7b4", dash: [6, 4], width: 1, points: { show: false } }]
+        .concat(names.map((m, i) => ({ label: `${m} (ECE ${fmt(cal[m].ece)})`, stroke: COLORS[i % COLORS.length], width: 2,
+          spanGaps: false, points: { show: true, size: 6 } })));
+      state.charts.reliability = new uPlot({
+        width: Math.max(320, box.clientWidth || 460), height: 240, series: series,
+        scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
+        axes: [{ stroke: "#9aa7b4", grid: { stroke: "#2d3742" }, label: "confidence (top-label probability, bin centre)", labelSize: 20 },
+               { stroke: "#9aa7b4", grid: { stroke: "#2d3742" }, label: "accuracy in the bin", labelSize: 20, size: 56 }],
+        legend: { live: false },
+      }, data, box);
+    }
+    // the legend carries each model's current ECE
+    const rows = box.querySelectorAll(".u-legend .u-series"), offset = rows.length - names.length;
+    names.forEach((m, i) => {
+      const text = rows[offset + i] && rows[offset + i].querySelector(".u-label");
+      if (text) text.textContent = `${m} (ECE ${fmt(cal[m].ece)})`;
+    });
+    box.classList.toggle("waiting", !lines.some((l) => l.some((v) => v !== null)));
   }
   function onHello(d) {
     $("engine").textContent = d.engine;
@@ -345,6 +459,8 @@
   function logEvent(type, d, ts) {
     const li = el("li", type);
     const what = type === "drift_alert" || type === "drift_end" ? alarmText(type, d)
+      : type === "slice_alarm" ? `${d.model} ${d.slice}: ${fmt(d.value)} vs overall ${fmt(d.overall)} (margin ${fmt(d.margin)}) at event ${d.event}`
+      : type === "calibration_alarm" ? `${d.model}: ECE ${fmt(d.ece)} over ${fmt(d.threshold)} at event ${d.event}`
       : type === "rollback" ? `to version ${d.version}${d.reason ? " (" + d.reason + ")" : ""}`
       : type === "snapshot" ? `version ${d.version}` : JSON.stringify(d).slice(0, 160);
     li.textContent = `${when(ts)} ${type}: ${what}`;
