@@ -38,9 +38,9 @@ class Idle(base.Classifier):
 
 VARIANTS = {
     "off": {},
-    "1 dimension (feat_1 bins)": {"slices": {"by": ["feat_1:25,28,31"]}},
-    "2 dimensions (feat_1, feat_2 bins)": {"slices": {"by": ["feat_1:25,28,31", "feat_2:20,25"]}},
-    "1 dimension + ECE monitor": {"slices": {"by": ["feat_1:25,28,31"]}, "ece_alarm": 0.1},
+    "1 dimension (feat_1 bins)": {"slices": {"by": ["feat_1:35,53,70"]}},
+    "2 dimensions (feat_1, feat_2 bins)": {"slices": {"by": ["feat_1:35,53,70", "feat_2:29,52"]}},
+    "1 dimension + ECE monitor": {"slices": {"by": ["feat_1:35,53,70"]}, "ece_alarm": 0.1},
 }
 
 
