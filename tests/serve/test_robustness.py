@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import random
 import socket
 import struct
+import time
+from typing import Any
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -119,41 +120,96 @@ def _frame(text: str) -> bytes:
 
 
 def test_slow_consumers_are_dropped_and_others_unaffected(serve):
-    settings = ServeSettings(send_queue=64, slow_client_timeout=0.5, max_batch=256,
+    """Two clients that never read (a feed and a prediction stream) are dropped once their send
+    queues have stayed full for ``slow_client_timeout`` by the server's clock; a client that
+    reads its answers gets every one of them before and after the others are dropped, and is
+    never dropped itself.
+
+    The server's clock is injected: once both stuck clients are stalled and the good client has
+    no send under way, the test moves it past the timeout. With a real 0.5 s timeout this test
+    failed on a loaded machine: a paused process made the good client's own send look stuck for
+    0.5 s, and the websocket keepalive (ping interval and timeout max(1 s, the timeout)) closed
+    the good client or the stuck feed before the drop. Here the timeout is 10 s (the default),
+    so the keepalive and the real-time wait for queue room stay out of the way."""
+    now = [0.0]
+    settings = ServeSettings(send_queue=64, slow_client_timeout=10.0, max_batch=256,
                              feed_predictions_per_s=10**6, rate=1e6, burst=10**6)  # fmt: skip
-    server = serve(small_engine(), settings)
+    server = serve(small_engine(), settings, clock=lambda: now[0])
     st = server.app.state.serve
     # big predictions (long ids and keys) fill the kernel's socket buffers sooner
     obs = [{"key": "k" * 250, "features": {"x": float(i)}} for i in range(100)]
     batch = json.dumps(obs)
-    feed = _raw_ws(server.port, "/v1/feed")
-    stream = _raw_ws(server.port, "/v1/stream")
+    deadline = time.monotonic() + 120  # real time, only against a hang
+
+    def box_of(connect_raw: Any) -> Any:
+        before = set(st.outboxes)
+        sock = connect_raw()
+        while not set(st.outboxes) - before:
+            assert time.monotonic() < deadline, "no outbox for the new connection"
+            time.sleep(0.005)
+        (box,) = set(st.outboxes) - before
+        return sock, box
+
+    feed, feed_box = box_of(lambda: _raw_ws(server.port, "/v1/feed"))
+    stream, stream_box = box_of(lambda: _raw_ws(server.port, "/v1/stream"))
     stream.setblocking(False)
+
+    refused = [False]  # the stuck streamer's socket took no more: the server stopped reading it
+
+    def stalled() -> bool:
+        # the feed's queue is full; the stuck stream's handler waits on a send (or on room in
+        # its queue) and has stopped reading
+        stream_waits = stream_box.sending_since is not None or stream_box.stalled_since is not None
+        return feed_box.stalled_since is not None and refused[0] and stream_waits
 
     async def stuck_streamer() -> None:
         frame = _frame(batch)
-        for _ in range(2000):  # sends and never reads its answers
-            if st.dropped["stream"]:
-                return
-            with contextlib.suppress(BlockingIOError, OSError):
+        while not stream_box.dropped and time.monotonic() < deadline:
+            try:  # sends, never reads its answers
                 stream.send(frame)
+            except BlockingIOError:
+                refused[0] = True
+            except OSError:
+                pass
             await asyncio.sleep(0.002)
 
     async def good() -> tuple[int, int]:
         sent = answered = 0
         async with connect(f"{server.ws_url}/v1/stream") as ws:
-            while sent < 2000 and not (st.dropped["stream"] and st.dropped["feed"]):
+            while not set(st.outboxes) - {feed_box, stream_box}:
+                assert time.monotonic() < deadline, "no outbox for the good client"
+                await asyncio.sleep(0.005)
+            (good_box,) = set(st.outboxes) - {feed_box, stream_box}
+
+            async def one() -> None:
+                nonlocal sent, answered
                 for o in obs:
                     o["id"] = f"{sent}-{o['features']['x']}-" + "i" * 230
                 await ws.send(json.dumps(obs))
                 sent += 1
                 answered += len(json.loads(await ws.recv()))
+
+            while not stalled():  # 1. the stuck clients' queues fill up
+                assert time.monotonic() < deadline, "the stuck clients never stalled"
+                await one()
                 await asyncio.sleep(0.001)
+            while good_box.sending_since is not None:  # 2. no send to the good client under way
+                await asyncio.sleep(0.005)
+            now[0] += settings.slow_client_timeout  # the watchdog drops both within a second
+            while not (feed_box.dropped and stream_box.dropped):
+                assert time.monotonic() < deadline, "the stuck clients were not dropped"
+                await asyncio.sleep(0.01)
+            for _ in range(20):  # 3. the good client goes on
+                await one()
+            assert not good_box.dropped
         return sent, answered
 
     async def run() -> tuple[int, int]:
-        results = await asyncio.gather(stuck_streamer(), good())
-        return results[1]
+        streamer = asyncio.create_task(stuck_streamer())
+        try:
+            return await good()
+        finally:
+            streamer.cancel()
 
     try:
         sent, answered = asyncio.run(run())
