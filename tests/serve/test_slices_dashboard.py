@@ -52,7 +52,7 @@ def test_slices_panel_and_reliability_curve(serve, browser):  # noqa: F811
     # table (the logistic regression over its threshold: its row is an alarm)
     page.wait_for_selector("#calibration-panel:not([hidden]) #chart-reliability canvas",
                            timeout=10_000)  # fmt: skip
-    labels = page.evaluate("window.dash.charts.reliability.series.map(s => s.label)")
+    labels = page.evaluate("window.dash.reliability.series.map(s => s.label)")
     assert labels[1] == "perfect" and [x.split(" ")[0] for x in labels[2:]] == ["lr", "tree"]
     assert page.locator("#chart-reliability.waiting").count() == 0
     page.wait_for_function("window.dash.calibration.lr.n === 1000", timeout=10_000)
@@ -65,7 +65,7 @@ def test_slices_panel_and_reliability_curve(serve, browser):  # noqa: F811
     assert page.locator("#ece tr[data-model='lr']").get_attribute("class") == "alarm"
     legend = page.locator("#chart-reliability .u-legend .u-series .u-label").all_inner_texts()
     assert legend[-2:] == [f"lr (ECE {cal['lr']['ece']:.3f})", f"tree (ECE {cal['tree']['ece']:.3f})"]
-    ys = page.evaluate("window.dash.charts.reliability.data[2]")
+    ys = page.evaluate("window.dash.reliability.data[2]")
     assert ys == [b["accuracy"] if b["n"] else None for b in cal["lr"]["bins"]]
     # the alarm records are in the events log
     log = page.inner_text("#events-log")

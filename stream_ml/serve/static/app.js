@@ -16,6 +16,7 @@
     points: 600, ts: [], series: {}, drift: {}, monitors: [], episodes: [],
     metric: null, charts: {}, specs: {}, drawn: {}, alarms: [], snapshot: null,
     events: 0, gotMetrics: false, models: [], slices: null, calibration: {},
+    reliability: null,  // the reliability chart (not in charts: its x is no time axis)
   };
   window.dash = state;  // for people (and tests) poking at the page
 
@@ -410,16 +411,16 @@
     const data = [xs, xs.slice()].concat(lines);
     const box = $("chart-reliability");
     const key = names.join("\u0000") + "|" + xs.length;
-    if (state.charts.reliability && state.reliabilityKey === key) {
-      state.charts.reliability.setData(data);
+    if (state.reliability && state.reliabilityKey === key) {
+      state.reliability.setData(data);
     } else {
-      if (state.charts.reliability) state.charts.reliability.destroy();
+      if (state.reliability) state.reliability.destroy();
       box.querySelectorAll(".uplot").forEach((c) => c.remove());
       state.reliabilityKey = key;
       const series = [{ label: "confidence" }, { label: "perfect", stroke: "#9aa7b4", dash: [6, 4], width: 1, points: { show: false } }]
         .concat(names.map((m, i) => ({ label: `${m} (ECE ${fmt(cal[m].ece)})`, stroke: COLORS[i % COLORS.length], width: 2,
           spanGaps: false, points: { show: true, size: 6 } })));
-      state.charts.reliability = new uPlot({
+      state.reliability = new uPlot({
         width: Math.max(320, box.clientWidth || 460), height: 240, series: series,
         scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } },
         axes: [{ stroke: "#9aa7b4", grid: { stroke: "#2d3742" }, label: "confidence (top-label probability, bin centre)", labelSize: 20 },
