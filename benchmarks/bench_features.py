@@ -20,7 +20,8 @@ Then memory: a stream whose keys keep changing, with ``ttl="2h"``; the number of
 the pickled state size must level off.
 
 Run: ``python benchmarks/bench_features.py`` (add ``--events 50000`` for a quick run;
-``--only sketches`` for the sketch section alone).
+``--only sketches`` for the sketch section alone: ``--sketch-events 50000 --sketch-keys 20`` by
+default, River's pure-Python ``NUnique`` is slow).
 """
 
 from __future__ import annotations
@@ -234,9 +235,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--only", choices=("sketches",), default=None)
+    parser.add_argument("--sketch-events", type=int, default=50_000)
+    parser.add_argument("--sketch-keys", type=int, default=20)
     args = parser.parse_args()
     if args.only == "sketches":
-        print_sketches(args.events, 100)
+        print_sketches(args.sketch_events, args.sketch_keys)
         return
     stream = make_stream(args.events, args.keys)
     print(f"{args.events} events, {args.keys} keys, 3 aggregates (mean, var, sum of amount)\n")
@@ -258,7 +261,7 @@ def main() -> None:
     print("|---|---|---|")
     for n, keys, size in memory(args.events):
         print(f"| {n} | {keys} | {size:,} |")
-    print_sketches(args.events, 100)
+    print_sketches(args.sketch_events, args.sketch_keys)
 
 
 if __name__ == "__main__":
