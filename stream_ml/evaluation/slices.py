@@ -38,15 +38,17 @@ record; the episode ends at the first check where the value is back within the m
 overall value is the model's cumulative metric (its uncertainty, over far more events, is
 neglected).
 
->>> from river import linear_model
->>> from stream_ml.models.slot import ModelSlot
->>> slot = ModelSlot("m", linear_model.LogisticRegression(), metrics=["Accuracy"])
->>> st = SliceStage(SliceConfig(by=["region"], top=2, min_n=1, check_every=4))
->>> events = [("n", 1), ("s", 1), ("n", 0), ("e", 1), ("n", 0), ("s", 1), ("n", 0), ("e", 1)]
->>> for seq, (region, ok) in enumerate(events, 1):
-...     _ = st.on_label([slot], True, ((bool(ok), None),), {"region": region}, None, seq)
->>> [(s["slice"], s["n"], round(s["value"], 2)) for s in st.report("m")]
-[('region=n', 4, 0.25), ('region=s', 2, 1.0), ('other', 2, 1.0)]
+>>> from river import compose, linear_model
+>>> from stream_ml import Engine
+>>> model = compose.Discard("region") | linear_model.LogisticRegression()
+>>> engine = Engine({"m": model}, slices={"by": ["region"], "top": 2, "check_every": 4})
+>>> events = ["n", "s", "n", "e", "n", "s", "n", "e"]
+>>> for i, region in enumerate(events):
+...     _ = engine.predict({"x": 1.0, "region": region}, id=str(i))
+...     engine.learn(str(i), region != "n")
+>>> rows = engine.summary()["slices"]["models"]["m"]["slices"]
+>>> [(s["slice"], s["n"], round(s["value"], 2)) for s in rows]
+[('region=s', 2, 0.0), ('region=n', 4, 0.25), ('other', 2, 0.0)]
 """
 
 from __future__ import annotations
@@ -359,6 +361,7 @@ class SliceStage:
             )
         self.config = config
         self.top = config.top
+        self.check_every = config.check_every
         self.z = _z(config.confidence)
         several = len(config.by) > 1
         self.dims = [
@@ -372,10 +375,12 @@ class SliceStage:
     # -- per label ----------------------------------------------------------------------------
 
     def on_label(
-        self, slots: Sequence[Any], label: Any, answers: Sequence[Any], x: dict, key: Any, seq: int
-    ) -> list[dict[str, Any]] | None:
+        self, engine: Any, id: str, x: dict, key: Any, label: Any, answers: Sequence[Any]
+    ) -> None:
         """Score one label on its slices (``answers[i]``: slot ``i``'s ``(y_pred, proba)`` or
-        None); every ``check_every`` labels, the alarm check, whose records are returned."""
+        None); every ``check_every`` labels, the alarm check, whose records go to
+        ``engine.emit``. ``x`` and ``key`` are what the prediction saw."""
+        slots = engine.slots
         top = self.top
         for dim in self.dims:
             v = dim.label(x, key)
@@ -405,9 +410,10 @@ class SliceStage:
                 else:
                     cell.update(label, answer[0], answer[1])
         self.labels += 1
-        if self.labels % self.config.check_every:
-            return None
-        return self.check(slots, seq)
+        if self.labels % self.check_every:
+            return
+        for record in self.check(slots, engine.seq):
+            engine.emit(record)
 
     # -- every check_every labels --------------------------------------------------------------
 

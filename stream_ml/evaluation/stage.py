@@ -49,6 +49,21 @@ class EvaluationStage:
         self.ece_open: dict[str, dict[str, Any]] = {}
         self.ece_episodes: deque[dict[str, Any]] = deque(maxlen=100)
         self.keys: dict[str, Any] = {}  # prediction id -> key, for records that hold none
+        self._bind()
+
+    def _bind(self) -> None:
+        # slices alone, with no key to look up: the engine calls the slices' own on_label
+        if self.slices is not None and self.ece_alarm is None and not self.needs_key:
+            self.on_label = self.slices.on_label  # type: ignore[method-assign]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("on_label", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind()
 
     def remember_key(self, id: str, key: Any, pending: dict[str, Any]) -> None:
         """Keep a routed / multi-model prediction's key until its label (slices by key);
@@ -63,12 +78,8 @@ class EvaluationStage:
     ) -> None:
         if self.needs_key and key is None:
             key = self.keys.pop(id, None)
-        slices = self.slices
-        if slices is not None:
-            records = slices.on_label(engine.slots, label, answers, x, key, engine.seq)
-            if records:
-                for r in records:
-                    engine.emit(r)
+        if self.slices is not None:
+            self.slices.on_label(engine, id, x, key, label, answers)
         if self.ece_alarm is not None:
             self.labels += 1
             if not self.labels % self.ece_check_every:
