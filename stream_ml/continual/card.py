@@ -6,8 +6,11 @@ and training counts, its prequential metrics, the engine's event count, labels a
 the lineage (the parent chain in the store, the snapshots tagged ``promotion`` or ``rollback``
 on it with their notes, and every audit entry that names a version of the chain, with its
 reason), the drift monitors with their alarms and episodes, the experiment's arms and decision,
-and whatever else the engine summary reports (per-slice metrics, calibration). Nothing is
-recomputed on data: a fact not stored is reported as not stored.
+the per-slice metrics (``summary()["slices"]``: every tracked slice with its interval and alarm
+mark, the alarm episodes) and each classifier's calibration (ECE and reliability curve over the
+rolling window, the ECE monitor's episodes). They are read from the snapshot's engine state,
+as its ``summary()`` reports them: nothing is recomputed on data; a fact not stored is reported
+as not stored (a snapshot taken before slices were configured has none).
 
 :func:`card_markdown` and :func:`card_html` render them.
 
@@ -75,6 +78,7 @@ def card_facts(store: Any, version: int) -> dict[str, Any]:
             "metrics": slot.prequential.values(),
             "rolling": slot.prequential.rolling(),
             "rolling_window": slot.prequential.window,
+            "calibration": m.get("calibration"),
         })  # fmt: skip
     infos = {i.version: i for i in store.list()}
     chain, missing = _chain(version, info.parent, infos)
@@ -92,7 +96,6 @@ def card_facts(store: Any, version: int) -> dict[str, Any]:
     oldest = infos[chain[0]]
     check = next((c for c in store.checks() if c.version == version), None)
     labels = summary.get("labels", {})
-    extra = {k: v for k, v in summary.items() if k in ("slices", "calibration")}
     return {
         "snapshot": {
             "version": info.version, "engine": info.engine, "created_at": _when(info.created_at),
@@ -125,7 +128,7 @@ def card_facts(store: Any, version: int) -> dict[str, Any]:
         "drift": [_monitor(m) for m in summary.get("drift", [])],
         "experiment": _experiment(summary.get("experiment")),
         "errors": summary.get("errors", {}).get("by_code", {}),
-        **extra,
+        "slices": summary.get("slices"),
     }  # fmt: skip
 
 
@@ -178,18 +181,25 @@ def card_markdown(facts: dict[str, Any]) -> str:
                False: "the stored config does NOT match it"}[c["matches"]]  # fmt: skip
     out += ["## Configuration", "", f"Config hash `{c['hash']}` ({matches}); seed {c['seed']}; "
             f"metrics {', '.join(c['metrics']) or 'none'}.", ""]  # fmt: skip
+    calibrated = any(m.get("calibration") for m in facts["models"])
     out += ["## Models", "", "| model | expression | role | replaced | learned | scored | "
-            + " | ".join(f"{m} | {m} (rolling)" for m in c["metrics"]) + " |",
-            "|" + "---|" * (6 + 2 * len(c["metrics"]))]  # fmt: skip
+            + " | ".join(f"{m} | {m} (rolling)" for m in c["metrics"])
+            + (" | ECE (rolling)" if calibrated else "") + " |",
+            "|" + "---|" * (6 + 2 * len(c["metrics"]) + calibrated)]  # fmt: skip
     for m in facts["models"]:
         cells = [m["name"], f"`{m['expression']}`", _num(m["role"]), str(m["replaced"]),
                  str(m["learned"]), str(m["scored"])]  # fmt: skip
         for name in c["metrics"]:
             cells += [_num(m["metrics"].get(name)), _num(m["rolling"].get(name))]
+        if calibrated:
+            cells.append(_num((m.get("calibration") or {}).get("ece")) if m.get("calibration")
+                         else "no probabilities")  # fmt: skip
         out.append("| " + " | ".join(cells) + " |")
     window = facts["models"][0]["rolling_window"] if facts["models"] else "-"
     out += ["", f"Prequential (predict, then learn) over every scored label; rolling: the last "
             f"{window} scored.", ""]  # fmt: skip
+    if calibrated:
+        out += _calibration_md(facts["models"])
     o = t["oldest_snapshot"]
     out += ["## Training data", "",
             f"{t['events']} events, {t['labels']} labels learned ({t['feedback']} feedback); "
@@ -234,13 +244,82 @@ def card_markdown(facts: dict[str, Any]) -> str:
         for arm, a in (e.get("arms") or {}).items():
             out.append(f"- {arm}: n {a.get('n')}, mean {_num(a.get('mean'))} "
                        f"[{_num(a.get('low'))}, {_num(a.get('high'))}]")  # fmt: skip
-    for key in ("slices", "calibration"):
-        if key in facts:
-            out += ["", f"## {key.title()}", "", "```json",
-                    json.dumps(facts[key], indent=2, default=str), "```"]  # fmt: skip
+    if facts.get("slices"):
+        out += _slices_md(facts["slices"])
     if facts["errors"]:
         out += ["", "## Errors", "", ", ".join(f"{k}: {v}" for k, v in facts["errors"].items())]
     return "\n".join(out) + "\n"
+
+
+def _span(start: Any, end: Any) -> str:
+    return f"events {start}-{end}" if end is not None else f"events {start}- (open)"
+
+
+def _calibration_md(models: list[dict[str, Any]]) -> list[str]:
+    """The calibration subsection of the Models section: per classifier its ECE over the
+    rolling window, the ECE monitor's episodes, and the reliability curve (non-empty bins)."""
+    first = next(m["calibration"] for m in models if m.get("calibration"))
+    out = ["### Calibration", "",
+           f"Top-label calibration over the rolling window (the last {first.get('window')} "
+           "scored events with probabilities), equal-width confidence bins; ECE: the events' "
+           "share-weighted gap between each bin's accuracy and its mean confidence.",
+           ""]  # fmt: skip
+    for m in models:
+        cal = m.get("calibration")
+        if not cal:
+            continue
+        line = f"- **{m['name']}**: ECE {_num(cal.get('ece'))} over {cal.get('n')} events"
+        if cal.get("threshold") is not None:
+            eps = cal.get("alarms") or []
+            line += f"; monitor threshold {_num(cal['threshold'])}, {len(eps)} alarm episode(s)"
+            if eps:
+                line += ": " + "; ".join(f"{_span(e.get('start'), e.get('end'))} (ECE "
+                                         f"{_num(e.get('ece'))})" for e in eps[-5:])  # fmt: skip
+        out.append(line)
+        bins = [b for b in cal.get("bins") or [] if b.get("n")]
+        if not bins:
+            out.append("  - no scored event with probabilities in the window")
+        for b in bins:
+            acc, conf = b.get("accuracy"), b.get("confidence")
+            gap = acc - conf if isinstance(acc, float) and isinstance(conf, float) else None
+            out.append(f"  - confidence [{b['lo']:.1f}, {b['hi']:.1f}): {b['n']} events, mean "
+                       f"confidence {_num(conf)}, accuracy {_num(acc)} "
+                       f"(gap {_num(gap)})")  # fmt: skip
+    return [*out, ""]
+
+
+def _slices_md(sl: dict[str, Any]) -> list[str]:
+    """The Slices section: every tracked slice per model (worst first, each dimension's other
+    last) with its interval and alarm mark, and the alarm episodes."""
+    metric = sl.get("metric") or "the first metric"
+    out = ["", "## Slices", "",
+           f"{metric} by {', '.join(sl.get('by') or [])}, per slice since it is tracked (at "
+           f"most {sl.get('tracked')} per dimension, the rest pooled in other); alarm when a "
+           f"slice is beyond the overall by {_num(sl.get('margin'))} (its interval entirely).",
+           ""]  # fmt: skip
+    for name, entry in (sl.get("models") or {}).items():
+        rows = entry.get("slices") or []
+        head = f"{name}" + (f" ({entry['metric']})" if entry.get("metric") else "")
+        out += [f"**{head}**: overall {_num(entry.get('overall'))}.", ""]
+        if not rows:
+            out += ["No scored event in a slice.", ""]
+            continue
+        out += ["| slice | n | value | interval | alarm |", "|---|---|---|---|---|"]
+        for r in rows:
+            interval = (f"[{_num(r.get('lo'))}, {_num(r.get('hi'))}]"
+                        if r.get("lo") is not None or r.get("hi") is not None else "-")  # fmt: skip
+            out.append(f"| {r.get('slice')} | {r.get('n')} | {_num(r.get('value'))} | "
+                       f"{interval} | {'ALARM' if r.get('alarm') else ''} |")  # fmt: skip
+        out.append("")
+    eps = sl.get("alarms") or []
+    if eps:
+        out.append(f"Alarm episodes ({len(eps)}):")
+        for e in eps:
+            out.append(f"- {e.get('model')} {e.get('slice')}: {_span(e.get('start'), e.get('end'))}"
+                       f", {_num(e.get('value'))} vs overall {_num(e.get('overall'))}")  # fmt: skip
+    else:
+        out.append("No slice alarm.")
+    return out
 
 
 def card_html(facts: dict[str, Any]) -> str:
