@@ -4,9 +4,14 @@ A subclass supplies three things: how to prepare a reference (:meth:`_prepare`),
 statistic of a window against it (:meth:`_statistics`, one value per monitored column) and a
 simulator of that statistic on stationary streams (:meth:`_segments`, used by calibration).
 
-Per event, :meth:`WindowedDetector.update` writes one row into a preallocated ring buffer: O(1),
-no sort, no scipy. Every ``check_every`` events (once the window is full) the statistic is
-computed for all columns at once and its maximum is compared with the calibrated threshold.
+Per event, :meth:`WindowedDetector.update` appends the value to a list: O(1), no numpy call.
+Every ``check_every`` events (once the window is full) the values since the last check are
+written into a preallocated ring buffer in one block (and, for the rank detectors, coded against
+the fixed reference once: :class:`~stream_ml.drift.ranks.ReferenceIndex`), then the statistic
+is computed for all columns at once and its maximum is compared with the calibrated threshold.
+The reference fills the same way: one block when it is complete. A value that is not a number
+(or not ``n_features`` numbers) raises ``ValueError`` at that block, from the ``update`` that
+completes it; it is dropped and not counted in the window (as a single failed write was).
 After an alarm the current window is emptied (the reference is kept), so the next alarm needs a
 whole new window: run lengths between false alarms are renewals, which is what calibration
 simulates.
@@ -139,8 +144,20 @@ class WindowedDetector:
         if calibration == "uniform" and not self._rank_based:
             raise ConfigError(f"{self.name}: calibration='uniform' needs a rank statistic")
         self._uniform = None if threshold is not None else self._uniform_report()
+        self._encoding = type(self)._encode is not WindowedDetector._encode
         self._alloc()
         self.reset()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # a detector pickled before values were batched wrote each value at once: none pending
+        self.__dict__.update(state)
+        if "_pending" not in state:
+            self._pending = []
+            self._encoding = type(self)._encode is not WindowedDetector._encode
+            self._loaded_unbatched()
+
+    def _loaded_unbatched(self) -> None:
+        """After unpickling a detector from before batching (subclasses rebuild caches)."""
 
     # -- buffers -------------------------------------------------------------------------
     def _alloc(self) -> None:
@@ -167,6 +184,7 @@ class WindowedDetector:
         self._count = 0
         self._pos = 0
         self._next_check = self._warmup
+        self._pending: list[Any] = []
 
     def reset_reference(self, values: ArrayLike | None = None) -> None:
         """Take a new reference: the next ``reference_size`` values, or ``values`` given now.
@@ -190,6 +208,7 @@ class WindowedDetector:
                 f"({self.reference_size}, {self.n_features})"
             )
         self._ref[:] = arr
+        self._pending = []
         self._ref_fill = self.reference_size
         self._ref_start = self.n_events
         self._reference_complete()
@@ -204,29 +223,106 @@ class WindowedDetector:
     def update(self, value: Any) -> None:
         """Take one value (a number, or a sequence of ``n_features`` numbers).
 
-        O(1), plus a bounded slice of a running calibration job (about a millisecond).
+        O(1): the value is kept in a list, written to the buffers as a block when the
+        reference completes or at the next check; plus a bounded slice of a running
+        calibration job (about a millisecond).
         """
         self.drift_detected = False
         self.n_events += 1
         if self._job is not None:
             self._advance_job()
+        if self._encoding:
+            value = self._encode(value)
+        self._pending.append(value)
         if self._ref_fill < self.reference_size:
-            self._ref[:, self._ref_fill] = self._encode(value)
             self._ref_fill += 1
             if self._ref_fill == self.reference_size:
-                self._ref_start = self.n_events - self.reference_size
-                self._reference_complete()
+                self._fill_reference()
             return
-        pos = self._pos
-        self._buf[:, pos] = self._encode(value)
-        self._pos = pos + 1 if pos + 1 < self._cap else 0
         self._count += 1
         if self._count == self._next_check:
+            self._flush()
             self._next_check += self.check_every
             self._check()
 
     def _encode(self, value: Any) -> Any:
         return value
+
+    def _block(self) -> tuple[NDArray[np.float64], tuple[Any, Exception] | None]:
+        """The pending values as (n_features, k) and the first bad one (or None); empties the list.
+
+        Bad values (see the module docstring) are left out of the block.
+        """
+        pending, d = self._pending, self.n_features
+        self._pending = []
+        k = len(pending)
+        try:
+            arr = np.asarray(pending, dtype=np.float64)
+            if arr.shape == (k, d) or (d == 1 and arr.shape == (k,)):
+                return np.ascontiguousarray(arr.reshape(k, d).T), None
+        except (TypeError, ValueError):
+            pass
+        # value by value, as one write per update did (a number fills every column)
+        out = np.empty((d, k))
+        j, bad = 0, None
+        for v in pending:
+            try:
+                out[:, j] = v
+                j += 1
+            except (TypeError, ValueError) as e:
+                bad = bad or (v, e)
+        return out[:, :j], bad
+
+    def _fill_reference(self) -> None:
+        block, bad = self._block()
+        if bad is not None:  # the good values stay pending, the bad ones are not counted
+            self._ref_fill = block.shape[1]
+            self._pending = list(block.T.copy()) if self.n_features > 1 else block[0].tolist()
+            raise self._bad_value(bad)
+        self._ref[:] = block
+        self._ref_start = self.n_events - self.reference_size
+        self._reference_complete()
+
+    def _flush(self) -> None:
+        """Write the pending values into the window's ring buffer (oldest overwritten)."""
+        if not self._pending:
+            return
+        k = len(self._pending)
+        block, bad = self._block()
+        self._write(block)
+        if bad is not None:
+            self._count -= k - block.shape[1]
+            raise self._bad_value(bad)
+
+    def _bad_value(self, bad: tuple[Any, Exception]) -> ValueError:
+        err = ValueError(f"{self.name}: not {self.n_features} number(s): {bad[0]!r}")
+        err.__cause__ = bad[1]
+        return err
+
+    def _write(self, block: NDArray[np.float64]) -> None:
+        cap = self._cap
+        k = block.shape[1]
+        if k == 0:
+            return
+        start = self._pos
+        if k > cap:  # only the last cap values stay
+            start = (start + k - cap) % cap
+            block = block[:, -cap:]
+            k = cap
+        end = start + k
+        if end <= cap:
+            self._buf[:, start:end] = block
+            self._written(start, block)
+        else:
+            cut = cap - start
+            self._buf[:, start:] = block[:, :cut]
+            self._buf[:, : end - cap] = block[:, cut:]
+            self._written(start, block[:, :cut])
+            self._written(0, block[:, cut:])
+        self._pos = end % cap
+
+    def _written(self, start: int, block: NDArray[np.float64]) -> None:
+        """Hook: ``block`` was written at ring positions ``start ..`` (subclasses code it)."""
 
     # -- checks --------------------------------------------------------------------------
     def _windows(self) -> tuple[Any, NDArray[np.float64], int]:
@@ -247,7 +343,7 @@ class WindowedDetector:
 
     def _check(self) -> None:
         prepared, win, ref_start = self._windows()
-        stats = self._statistics(prepared, win)
+        stats = self._window_statistics(prepared, win)
         i = int(np.argmax(stats))
         stat = float(stats[i])
         drift = stat > self.threshold
@@ -361,6 +457,10 @@ class WindowedDetector:
 
     def _statistics(self, prepared: Any, win: NDArray[np.float64]) -> NDArray[np.float64]:
         raise NotImplementedError
+
+    def _window_statistics(self, prepared: Any, win: NDArray[np.float64]) -> NDArray[np.float64]:
+        """The statistics of the current window at a check (subclasses may use cached codes)."""
+        return self._statistics(prepared, win)
 
     def _p_value(self, prepared: Any, win: NDArray[np.float64], i: int) -> float | None:
         return None

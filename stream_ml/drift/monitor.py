@@ -173,34 +173,49 @@ class FeatureDriftMonitor:
         """
         event = self.n_events
         self.n_events = event + 1
+        if self.family == "numeric":  # one detector over every field: the common, hot case
+            fields = self.fields
+            try:
+                row = [x[f] for f in fields]
+                fast = _FAST_TYPES.issuperset(map(type, row)) and math.isfinite(sum(row))
+            except (KeyError, OverflowError):
+                fast = False
+            if not fast:
+                row = self._numbers(x, fields)  # type: ignore[assignment]
+                if row is None:
+                    return []
+            det = self.detectors[0]
+            det.update(row if len(row) > 1 else row[0])
+            if not det.drift_detected and (not self.episodes_on
+                                           or self._trackers[0].open is None):  # fmt: skip
+                return []
+            return self._after(0, det, row, event, t, fields, True)
         alerts: list[DriftAlert] = []
-        numeric = self.family == "numeric"
         for i, group in enumerate(self._groups):
             det = self.detectors[i]
-            if numeric:
-                row = self._numbers(x, group)
-                if row is None:
-                    continue
-                det.update(row if len(row) > 1 else row[0])
-                value = None
-            else:
-                row = None
-                value = x.get(group[0])
-                if value is None or (self.family == "error" and not _is_number(value)):
-                    self.skipped[group[0]] += 1
-                    continue
-                det.update(value)
-            if self.episodes_on:
-                if det.drift_detected or self._trackers[i].open is not None:
-                    alert = self._episode_step(i, det, row if numeric else value, event, t, group)
-                    if alert is not None:
-                        alerts.append(alert)
-            elif det.drift_detected:
-                if event >= self._muted_until[i]:
-                    self._muted_until[i] = event + self.cooldown
-                    alerts.append(self._alert(det.state, event, t, group))
-                if self.refresh_on_alarm:
-                    det.reset_reference()
+            value = x.get(group[0])
+            if value is None or (self.family == "error" and not _is_number(value)):
+                self.skipped[group[0]] += 1
+                continue
+            det.update(value)
+            alerts += self._after(i, det, value, event, t, group, False)
+        return alerts
+
+    def _after(self, i: int, det: Any, value: Any, event: int, t: float | None,
+               group: tuple[str, ...], numeric: bool) -> list[DriftAlert]:  # fmt: skip
+        """After detector ``i`` took ``value``: its alert, if any (episodes or cool-down)."""
+        alerts: list[DriftAlert] = []
+        if self.episodes_on:
+            if det.drift_detected or self._trackers[i].open is not None:
+                alert = self._episode_step(i, det, value, event, t, group)
+                if alert is not None:
+                    alerts.append(alert)
+        elif det.drift_detected:
+            if event >= self._muted_until[i]:
+                self._muted_until[i] = event + self.cooldown
+                alerts.append(self._alert(det.state, event, t, group))
+            if self.refresh_on_alarm:
+                det.reset_reference()
         self.n_alerts += len(alerts)
         return alerts
 
@@ -304,9 +319,9 @@ class FeatureDriftMonitor:
         row: list[float] = []
         for f in group:
             v: Any = x.get(f)
-            if not (_is_number(v) and math.isfinite(v)):
+            if not _finite_number(v):
                 for g in group:
-                    if not (_is_number(x.get(g)) and math.isfinite(x[g])):
+                    if not _finite_number(x.get(g)):
                         self.skipped[g] += 1
                 return None
             row.append(v)
@@ -343,5 +358,20 @@ def _over(check: DriftCheck, group: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f for f, s in zip(group, stats, strict=True) if s > check.threshold) or group
 
 
+#: the types whose finite values the hot path takes without a closer look (bool, numpy scalars
+#: and the rest go through :meth:`FeatureDriftMonitor._numbers`)
+_FAST_TYPES = frozenset({float, int})
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float)  # bool included: a 0/1 feature
+
+
+def _finite_number(v: Any) -> bool:
+    """A finite number (an int too large for a float is not one)."""
+    if not _is_number(v):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False

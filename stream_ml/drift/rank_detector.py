@@ -9,6 +9,11 @@ grows with ties, so a CvM reference with ties is calibrated by a bootstrap of it
 until it is done. ``calibration="bootstrap"`` asks for the bootstrap in every case (it keeps
 the dependence between columns and the ties, and so gains power); its interim threshold is the
 distribution-free one when that is conservative (KS, or CvM without ties).
+
+Checks (fixed reference): each window value is coded against the reference once, when its
+block is written (:class:`~stream_ml.drift.ranks.ReferenceIndex`), and a check reads the
+statistics from the histogram of the window's codes, equal to scipy's; the lagged policy
+merges its moving reference with the window at each check (:func:`merged_statistics`).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from stream_ml.drift.dependence import (
     serially_correlated,
 )  # fmt: skip
 from stream_ml.drift.rank_segments import RankSegments, has_ties
-from stream_ml.drift.ranks import merged_statistics
+from stream_ml.drift.ranks import ReferenceIndex, merged_statistics
 from stream_ml.drift.segments import Segments
 
 __all__ = ["RankDetector"]
@@ -43,12 +48,44 @@ class RankDetector(WindowedDetector):
     _rank_based = True
     _stat = "ks"
 
+    _index: ReferenceIndex | None = None
+
     def _prepare(self, ref: Array) -> Array:
         return np.sort(ref, axis=1)
 
     def _statistics(self, prepared: Any, win: Array) -> Array:
         ks, cvm = merged_statistics(prepared, win, ks=self._stat == "ks", cvm=self._stat == "cvm")
         return ks if self._stat == "ks" else cvm
+
+    # -- the fixed reference's index: window values coded once --------------------------
+    def _reference_complete(self) -> None:
+        super()._reference_complete()
+        self._index_reference()
+
+    def _index_reference(self) -> None:
+        if self.reference != "fixed":
+            return
+        self._index = ReferenceIndex(self._prepared)
+        self._codes = np.zeros((self.n_features, self._cap), dtype=np.intp)
+
+    def _written(self, start: int, block: Array) -> None:
+        index = self._index
+        if index is not None:
+            self._codes[:, start : start + block.shape[1]] = index.codes(block)
+
+    def _window_statistics(self, prepared: Any, win: Array) -> Array:
+        index = self._index
+        if index is None or self.reference != "fixed":
+            return self._statistics(prepared, win)
+        codes = self._codes
+        out = index.statistics(index.histogram(codes), self.window_size, self._stat, win, codes)
+        return self._statistics(prepared, win) if out is None else out
+
+    def _loaded_unbatched(self) -> None:
+        if self.reference == "fixed" and self._ref_fill == self.reference_size:
+            self._index_reference()
+            assert self._index is not None
+            self._codes[:] = self._index.codes(self._buf)
 
     def _uniform_report(self) -> dict[str, Any] | None:
         return thresholds.uniform(self._spec())

@@ -12,6 +12,11 @@ Two kernels:
 * :func:`slot_statistics` computes the same statistics without sorting when the window is given
   as *slots* (how many reference values lie below each window value) against a tie-free
   reference. It is what the calibration simulation calls thousands of times.
+* :class:`ReferenceIndex` serves a detector with a fixed reference: each window value is coded
+  once, when it enters the window (:meth:`ReferenceIndex.codes`: its place among the
+  reference's distinct values, equal to one or strictly between two), and a check reads the
+  statistics from the window's histogram of codes (:meth:`ReferenceIndex.statistics`), equal to
+  scipy's as well, ties included: no sort of the pooled sample at each check.
 
 References: Anderson, T. W. (1962). On the distribution of the two-sample Cramér-von Mises
 criterion. Ann. Math. Statist. 33(3). Hodges, J. L. (1958). The significance probability of the
@@ -32,7 +37,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["atom_statistics", "merged_statistics", "slot_statistics"]
+__all__ = ["ReferenceIndex", "atom_statistics", "merged_statistics", "slot_statistics"]
 
 Array = NDArray[np.float64]
 _SCIPY_EXACT_MAX = 10_000
@@ -148,3 +153,150 @@ def atom_statistics(
     u = u + m[:, 0] * part(mid - (cw - wc), wc).sum(axis=1)
     k, big_n = n[:, 0] * m[:, 0], n[:, 0] + m[:, 0]
     return u / (k * big_n) - (4 * k - 1) / (6 * big_n)
+
+
+class ReferenceIndex:
+    """A fixed reference (d, n) prepared for windows coded against it (see the module docstring).
+
+    Row ``f`` has ``K_f`` distinct values ``v_1 < ... < v_K``. A window value's *code* is ``2k``
+    when it lies strictly between ``v_k`` and ``v_(k+1)`` (``k = 0``: below ``v_1``; ``k = K``:
+    above ``v_K``) and ``2k - 1`` when it equals ``v_k``: codes run over ``0 .. 2K`` and keep the
+    order of the values. Given the histogram ``H`` (d, 2 max K + 1) of the window's codes,
+
+    * KS: the ECDFs are constant between consecutive codes, so ``n m D`` is the largest
+      ``|A m - B n|`` over the code positions, ``A`` the reference values and ``B`` the window
+      values at or below the position (every position is a point of the pooled sample or gives
+      0; the first window value of a gap lies between two positions' ``B`` at the same ``A``).
+      Integer arithmetic, then scipy's rounding to ``h / lcm(n, m)``.
+    * CvM (mid-ranks): a value's ``rank - own rank`` depends only on how many values of the
+      other sample lie below it and on its tie group, so the sum of squares is a sum over codes:
+      a reference atom with ``c`` copies and ``t`` window values equal to it contributes
+      ``sum_(q=1..c) (W + (c + t + 1) / 2 - q)^2`` (``W`` window values below), its window
+      values the same with the roles swapped, a window value strictly inside gap ``k``
+      ``A_k^2``, plus ``(t^3 - t) / 12`` for each tie group of ``t`` window values inside a gap
+      (read from the sorted window, only for CvM). Every term is a multiple of 1/4 below 2^50,
+      so ``u`` is exact and the statistic is scipy's bit for bit (larger samples: ``None``, the
+      caller uses :func:`merged_statistics`).
+
+    >>> ref = np.array([[0.1, 0.4, 0.4, 0.9]])
+    >>> win = np.array([[0.4, 0.6, 0.95]])
+    >>> index = ReferenceIndex(ref)
+    >>> codes = index.codes(win)
+    >>> codes.tolist()
+    [[3, 4, 6]]
+    >>> hist = index.histogram(codes)
+    >>> ks, cvm = merged_statistics(ref, win)  # as scipy's
+    >>> index.statistics(hist, 3, "ks") == ks, index.statistics(hist, 3, "cvm", win) == cvm
+    (array([ True]), array([ True]))
+    """
+
+    def __init__(self, ref_sorted: Array) -> None:
+        d, n = ref_sorted.shape
+        self.n = n
+        atoms = [np.unique(row) for row in ref_sorted]
+        self.k = np.array([len(a) for a in atoms], dtype=np.intp)
+        self.tie_free = bool((self.k == n).all())
+        kmax = int(self.k.max())
+        self.width = 2 * kmax + 1
+        self.atoms = atoms
+        self._sentinel = np.concatenate([np.r_[np.nan, a] for a in atoms])
+        self._starts = np.concatenate([[0], np.cumsum(self.k + 1)[:-1]]).astype(np.intp)[:, None]
+        # per row: copies of each atom (0 past K), reference values at or below each code
+        counts = np.zeros((d, kmax), dtype=np.int64)
+        for f, row in enumerate(ref_sorted):
+            counts[f, : self.k[f]] = np.unique(row, return_counts=True)[1]
+        self.counts = counts
+        below = np.zeros((d, kmax + 1), dtype=np.int64)
+        np.cumsum(counts, axis=1, out=below[:, 1:])
+        self.below = below  # below[:, k]: reference values <= v_k (k = 0: none)
+        self.at_code = below[:, (np.arange(self.width) + 1) // 2]  # A at each code position
+        self._flat = (np.arange(d) * self.width)[:, None]
+        self._below_sq = below.astype(np.float64) ** 2
+
+    def codes(self, block: Array) -> NDArray[np.intp]:
+        """The codes (d, k) of the values ``block`` (d, k), one row per reference row."""
+        d, k = block.shape
+        hi = np.empty((d, k), dtype=np.intp)  # atoms of the row at or below each value
+        for f in range(d):
+            hi[f] = self.atoms[f].searchsorted(block[f], "right")
+        # equal to the atom just below? (each row's atoms follow a NaN, which equals nothing)
+        tie = self._sentinel[hi + self._starts] == block
+        return 2 * hi - tie
+
+    def histogram(self, codes: NDArray[np.intp]) -> NDArray[np.int64]:
+        """Per row, the number of values with each code: (d, width)."""
+        d = codes.shape[0]
+        flat = (codes + self._flat).ravel()
+        return np.bincount(flat, minlength=d * self.width).reshape(d, self.width)
+
+    def statistics(self, hist: NDArray[np.int64], m: int, stat: str, win: Array | None = None,
+                   codes: NDArray[np.intp] | None = None) -> Array | None:  # fmt: skip
+        """KS or CvM of each row's window (histogram ``hist`` of its ``m`` codes).
+
+        CvM needs the window's values ``win`` (d, m) and their ``codes`` (None: computed) for
+        the ties between window values; it returns None when the samples are too large for
+        exact float arithmetic.
+        """
+        n = self.n
+        cum = np.cumsum(hist, axis=1)  # window values at or below each code
+        if stat == "ks":
+            gap = np.abs(self.at_code * m - cum * n).max(axis=1)
+            if max(n, m) <= _SCIPY_EXACT_MAX:
+                g = math.gcd(n, m)
+                return (gap // g) * 1.0 / ((n // g) * m)
+            return np.abs(self.at_code / n - cum / m).max(axis=1)
+        if (n + m) ** 4 >= 2**50 or win is None:
+            return None
+        kmax = self.width // 2
+        ks = np.arange(kmax + 1, dtype=np.float64)
+        gaps = hist[:, 0::2]  # window values strictly inside gap k = 0..K
+        at_atoms = hist[:, 1::2]  # window values equal to atom k = 1..K
+        w_below = cum[:, 0 : 2 * kmax : 2]  # window values below atom k (through gap k - 1)
+        simple = self.tie_free and not at_atoms.any()
+        if simple:
+            # a reference value's rank - own rank is the window values below it; a window
+            # value's, the reference values below it (k inside gap k)
+            u_ref = np.einsum("ij,ij->i", w_below, w_below).astype(np.float64)
+            u_win = gaps @ (ks * ks)
+        else:
+            c = self.counts.astype(np.float64)
+            t = at_atoms.astype(np.float64)
+            half = (c + t + 1.0) / 2.0
+            a = w_below + half  # reference members: sum_q (a - q)^2, q = 1..c
+            b = self.below[:, :-1] + half  # window members at the atom: q = 1..t
+            u_ref = _squares(a, c).sum(axis=1)
+            u_win = _squares(b, t).sum(axis=1) + np.einsum("ij,ij->i", gaps, self._below_sq)
+        # ties between window values inside a gap (when no window value equals a reference
+        # value, every one is inside a gap)
+        if simple:
+            codes = None
+        elif codes is None:
+            codes = self.codes(win)
+        u_win = u_win + _window_ties(win, codes)
+        u = n * u_ref + m * u_win
+        k, big_n = n * m, n + m
+        return u / (k * big_n) - (4 * k - 1) / (6 * big_n)
+
+
+def _squares(a: Array, c: Array) -> Array:
+    """sum_(q=1..c) (a - q)^2, elementwise (c copies, rank offset a)."""
+    return c * a * a - a * c * (c + 1.0) + c * (c + 1.0) * (2.0 * c + 1.0) / 6.0
+
+
+def _window_ties(win: Array, codes: NDArray[np.intp] | None) -> Array:
+    """Per row, sum of (t^3 - t) / 12 over the tie groups of window values inside gaps.
+
+    ``codes`` (None: no window value equals a reference value) marks the values equal to an
+    atom (odd codes), whose ties are counted with the atom.
+    """
+    w = np.sort(win, axis=1)
+    same = w[:, 1:] == w[:, :-1]
+    out = np.zeros(win.shape[0])
+    if not same.any():
+        return out
+    for f in np.flatnonzero(same.any(axis=1)):
+        vals = win[f] if codes is None else win[f][codes[f] % 2 == 0]
+        _, t = np.unique(vals, return_counts=True)
+        t = t[t > 1].astype(np.float64)
+        out[f] = float(((t * t * t - t) / 12.0).sum())
+    return out

@@ -1,0 +1,180 @@
+"""The batched hot path of the rank detectors (drift-cost): values kept in a list and written per
+check, window values coded once against the fixed reference, statistics read from the codes'
+histogram. What must not change: every check's statistic equals scipy's (ties of every kind
+included), bad values raise, pickles resume exactly, and the monitor's fast path skips what
+the careful path skips."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from stream_ml.drift import CvMDetector, FeatureDriftMonitor, KSConfig, KSDetector
+from stream_ml.drift.ranks import ReferenceIndex, merged_statistics
+
+SCIPY = {KSDetector: sps.ks_2samp, CvMDetector: sps.cramervonmises_2samp}
+
+
+def _stream(kind: str, rng: np.random.Generator, n: int, d: int) -> np.ndarray:
+    if kind == "continuous":
+        return rng.normal(size=(n, d))
+    if kind == "rounded":  # ties within and across the samples
+        return np.round(rng.normal(size=(n, d)), 1)
+    if kind == "counts":
+        return rng.poisson(3.0, size=(n, d)).astype(float)
+    x = rng.normal(size=(n, d))  # a stuck sensor: one value repeated in the window
+    x[n // 2 :: 3] = x[n // 2]
+    x[n // 2 + 1 :: 7] = x[3]  # and a reference value repeated after it
+    return x
+
+
+@pytest.mark.parametrize("cls", [KSDetector, CvMDetector])
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "counts", "stuck"])
+@pytest.mark.parametrize("check_every", [1, 7, 45])
+def test_every_check_equals_scipy(cls: type, kind: str, check_every: int) -> None:
+    rng = np.random.default_rng([["continuous", "rounded", "counts", "stuck"].index(kind),
+                                 check_every])  # fmt: skip
+    d, n, m = 2, 60, 30
+    x = _stream(kind, rng, 420, d)
+    det = cls(n_features=d, reference_size=n, window_size=m, check_every=check_every,
+              threshold=float("inf"))  # fmt: skip
+    test = SCIPY[cls]
+    checks = 0
+    for i, row in enumerate(x):
+        before = det.n_checks
+        det.update(row)
+        if det.n_checks == before:
+            continue
+        checks += 1
+        s = det.state
+        assert s is not None and s.window_end == i + 1
+        ref, win = x[s.reference_start : s.reference_end], x[s.window_start : s.window_end]
+        want = [test(ref[:, j], win[:, j]).statistic for j in range(d)]
+        assert list(s.statistics) == want  # bit for bit
+    assert checks == (420 - n - m) // check_every + 1
+
+
+def test_reference_index_equals_the_merged_kernel_on_random_ties() -> None:
+    rng = np.random.default_rng(5)
+    for it in range(300):
+        d = int(rng.integers(1, 4))
+        n, m = (int(v) for v in rng.integers(2, 90, 2))
+        scale = [0, 1, 2][it % 3]  # rounding: many ties .. few
+        ref = np.round(rng.normal(size=(d, n)) * 10**scale) / 10**scale
+        win = np.round(rng.normal(0.3, 1.2, size=(d, m)) * 10**scale) / 10**scale
+        ref_s = np.sort(ref, axis=1)
+        ks, cvm = merged_statistics(ref_s, win)
+        index = ReferenceIndex(ref_s)
+        codes = index.codes(win)
+        hist = index.histogram(codes)
+        assert np.array_equal(index.statistics(hist, m, "ks"), ks)
+        assert np.array_equal(index.statistics(hist, m, "cvm", win, codes), cvm)
+
+
+def test_a_bad_value_raises_and_is_not_counted() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=200)
+    det = KSDetector(reference_size=50, window_size=20, check_every=5, threshold=float("inf"))
+    taken: list[float] = []
+    for v in x[:60]:
+        det.update(v)
+        taken.append(v)
+    det.update("n/a")  # kept pending: the error comes with the block, at the first check
+    raised = []
+    for i, v in enumerate(x[60:70]):
+        try:
+            det.update(v)
+        except ValueError as e:
+            raised.append((i, str(e)))
+        taken.append(v)
+    # window values 11..20 with the bad one: the check at the 20th raises and un-counts it
+    assert raised == [(8, "ks: not 1 number(s): 'n/a'")]
+    assert det.n_checks == 1  # the check ran one good value later
+    for v in x[70:100]:
+        det.update(v)
+        taken.append(v)
+    s = det.state
+    assert s is not None and det.n_checks == 7
+    assert s.statistic == sps.ks_2samp(taken[:50], taken[-20:]).statistic
+    # in the reference too: it completes one good value later
+    det = KSDetector(reference_size=10, window_size=5, check_every=1, threshold=float("inf"))
+    for v in x[:5]:
+        det.update(v)
+    det.update("?")  # (None would be taken as NaN, as a single write took it)
+    for v in x[5:8]:
+        det.update(v)
+    with pytest.raises(ValueError):
+        det.update(x[8])  # the 10th value would complete the reference
+    assert det._ref_fill == 9
+    for v in x[9:15]:
+        det.update(v)
+    assert det.state is not None
+    assert det.state.statistic == sps.ks_2samp(x[:10], x[10:15]).statistic
+
+
+@pytest.mark.parametrize("cls", [KSDetector, CvMDetector])
+def test_pickle_and_copy_mid_window_resume_exactly(cls: type) -> None:
+    rng = np.random.default_rng(2)
+    x = np.round(rng.normal(size=(900, 3)), 1)
+    det = cls(n_features=3, reference_size=100, window_size=50, check_every=9, ert=3000)
+    for row in x[:333]:
+        det.update(row)
+    assert det._pending  # mid-way between checks
+    twins = [pickle.loads(pickle.dumps(det)), copy.deepcopy(det)]
+    out: list[list[tuple[float, ...]]] = [[], [], []]
+    for row in x[333:]:
+        for j, d in enumerate([det, *twins]):
+            before = d.n_checks
+            d.update(row)
+            if d.n_checks != before:
+                out[j].append(d.state.statistics)
+    assert out[0] == out[1] == out[2] and len(out[0]) > 50
+
+
+def test_a_detector_pickled_before_batching_loads() -> None:
+    """A pickle from before batching has no pending list nor codes: they are rebuilt."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(700, 2))
+    a = CvMDetector(n_features=2, reference_size=100, window_size=40, check_every=10, ert=2000)
+    for row in x[:300]:  # 300 - 100 = 200 window values: a check was the last event
+        a.update(row)
+    assert not a._pending
+    state = dict(a.__dict__)
+    for key in ("_pending", "_encoding", "_index", "_codes"):
+        state.pop(key, None)
+    b = object.__new__(CvMDetector)
+    b.__setstate__(copy.deepcopy(state))
+    sa, sb = [], []
+    for row in x[300:]:
+        a.update(row)
+        b.update(row)
+        sa.append(a.state.statistics)
+        sb.append(b.state.statistics)
+    assert sa == sb
+
+
+def test_the_monitors_fast_path_skips_what_the_careful_path_skips() -> None:
+    fields = ["a", "b"]
+    cfg = KSConfig(reference_size=20, window_size=10, check_every=5, threshold=0.5)
+    rows = [
+        {"a": 1.0, "b": 2},  # float and int: fast
+        {"a": True, "b": np.float64(2.5)},  # bool, numpy scalar: careful path, taken
+        {"a": float("inf"), "b": 1.0},  # skipped: a
+        {"a": float("nan"), "b": float("nan")},  # skipped: a and b
+        {"a": 1e308, "b": 1e308},  # finite, their sum is not: taken
+        {"a": 10**400, "b": 1.0},  # an int too large for a float: skipped
+        {"b": 1.0},  # missing: skipped
+        {"a": "1.5", "b": 1.0},  # a string: skipped
+        {"a": None, "b": None},
+    ]
+    mon = FeatureDriftMonitor(fields, cfg)
+    for r in rows:
+        mon.observe(r)
+    det = mon.detectors[0]
+    assert det.n_events == 3
+    assert [list(map(float, v)) for v in det._pending] == [[1.0, 2.0], [1.0, 2.5], [1e308, 1e308]]
+    assert mon.skipped == {"a": 6, "b": 2}
