@@ -534,7 +534,12 @@ def _print_scenario(result: dict[str, Any], human: Callable[[Any], Any]) -> None
             for point in timeline[::step]:
                 t.add_row(str(point["events"]), *[_fmt(point["models"][n][m]) for n in names])
             out_console.print(t)
-    out_console.print_json(dumps(human(report)))
+    # a scenario's charts (report["plots"]) are data for --json and --html, not for reading
+    shown = {k: v for k, v in report.items() if k != "plots"}
+    out_console.print_json(dumps(human(shown)))
+    if report.get("plots"):
+        err_console.print(f"{len(report['plots'])} charts: --json has their data, "
+                          "--html FILE draws them", highlight=False)
 
 
 def _register() -> None:
