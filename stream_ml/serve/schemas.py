@@ -279,12 +279,13 @@ class CalibrationsOut(BaseModel):
 class SliceOut(BaseModel):
     """One slice of one model: the sliced metric since the slice is tracked, its interval."""
 
-    slice: str = Field(examples=["region=north", "other"])
+    slice: str = Field(examples=["region=north", "other", "other:region"])
     n: int
     value: float | None
-    lo: float | None = None
+    lo: float | None = Field(default=None, description="None for a metric without interval")
     hi: float | None = None
     alarm: bool = False
+    by: str | None = Field(default=None, description="its dimension (with several only)")
 
 
 class ModelSlicesOut(BaseModel):
@@ -302,6 +303,7 @@ class SliceAlarmOut(BaseModel):
     end: int | None = None
     value: float | None = None
     overall: float | None = None
+    reason: str | None = Field(default=None, examples=["folded into other"])
 
 
 class SlicesOut(BaseModel):
@@ -315,6 +317,8 @@ class SlicesOut(BaseModel):
     tracked: int | None = Field(default=None, description="slices tracked per dimension")
     models: dict[str, ModelSlicesOut] = Field(default_factory=dict)
     alarms: list[SliceAlarmOut] = Field(default_factory=list)
+    unmerged: int | None = Field(default=None, description="slices folded into other whose "
+                                 "metric could not be merged (counts only)")
 
 
 class ModelsOut(BaseModel):
