@@ -192,8 +192,11 @@ def slices(summary: dict[str, Any], model: str | None = None,
 
         models = {k: {**v, "slices": cut(v.get("slices") or [])} for k, v in models.items()}
     keys = ("by", "metric", "margin", "tracked")
-    return _plain({"configured": True, **{k: sl.get(k) for k in keys}, "models": models,
-                   "alarms": alarms})  # fmt: skip
+    out = {"configured": True, **{k: sl.get(k) for k in keys}, "models": models,
+           "alarms": alarms}  # fmt: skip
+    if sl.get("unmerged"):
+        out["unmerged"] = sl["unmerged"]
+    return _plain(out)
 
 
 def calibration(summary: dict[str, Any]) -> dict[str, Any]:
