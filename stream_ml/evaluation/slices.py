@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 import struct
 from collections import deque
 from collections.abc import Sequence
@@ -137,7 +138,12 @@ class SliceSpec:
         edges = self.edges
         if edges is None:
             return f"{field}={v}"
-        if type(v) not in (float, int) or v != v:  # not a number (bool, str, None, NaN)
+        t = type(v)
+        if t is not float and t is not int:  # numpy scalars are numbers; bool, str, None not
+            if t is bool or not isinstance(v, numbers.Real):
+                return f"{field}=None"
+            v = float(v)
+        if v != v:  # NaN
             return f"{field}=None"
         return self.labels[bisect.bisect_right(edges, v)]
 

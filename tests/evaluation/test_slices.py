@@ -46,6 +46,8 @@ def test_spec_labels() -> None:
     assert (
         got == ["temp<0", "temp[0,10)", "temp[0,10)", "temp[10,20)", "temp>=20"] + ["temp=None"] * 3
     )
+    assert s.label({"temp": np.float32(12.5)}, None) == "temp[10,20)"
+    assert s.label({"temp": True}, None) == "temp=None"
     assert SliceSpec("region").label({"region": "north"}, "k") == "region=north"
     assert SliceSpec("region").label({}, "k") == "region=None"
     assert SliceSpec("key").label({"key": "no"}, "u7") == "key=u7"
