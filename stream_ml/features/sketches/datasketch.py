@@ -17,9 +17,9 @@ deterministic, so a feature stage stays a function of its input (same input, sam
 snapshot restored and continued gives the uninterrupted run's values). Its error is empirical
 (no bound is proven; the library says so): measured rank error ``|F_n(estimate) - q|`` at
 ``k = 200`` is below 0.025 for q in [0.01, 0.99] on the distributions of
-``tests/features/test_sketches_accuracy.py``, smaller towards the tails. Each update is followed by
-``compress()``, so the library's internal buffer is empty between calls: reading and
-serializing never change the state, and a snapshot cannot change what comes after it.
+``tests/features/test_sketches_accuracy.py``, smaller towards the tails. The library's internal
+buffer is emptied (``compress()``) after every batch it is given, so serializing never changes
+the state and a snapshot cannot change what comes after it.
 
 Both pickle through the library's ``serialize``/``deserialize`` (``__getstate__``/``__setstate__``)
 and merge another sketch of the same kind (:meth:`merge`), so per-worker states can be combined.
@@ -41,6 +41,7 @@ True
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -113,29 +114,51 @@ class HllCount:
 
 
 class TDigestQuantiles:
-    """Approximate quantiles of the values: a DataSketches t-digest of compression ``k``."""
+    """Approximate quantiles of the values: a DataSketches t-digest of compression ``k``.
 
-    __slots__ = ("digest", "k")
+    Values wait in ``pending`` (at most ``FLUSH`` of them) and go into the digest, with one
+    ``compress()``, when it is read, merged, copied for a read or full: one merge pass per read
+    rather than per value (a state that is only updated, such as the settled copy of a window
+    with allowed lateness, pays one pass per ``FLUSH`` values). The digest's own buffer is always
+    empty between calls, so serializing never changes it; ``pending`` is pickled with it.
+    """
+
+    __slots__ = ("digest", "k", "pending")
+
+    FLUSH = 32
 
     def __init__(self, k: int = TDIGEST_K) -> None:
         self.k = k
         self.digest = tdigest_double(k)
+        self.pending: list[float] = []
 
     def update(self, value: float) -> None:
-        d = self.digest
-        d.update(float(value))
-        d.compress()
+        pending = self.pending
+        pending.append(float(value))
+        if len(pending) >= self.FLUSH:
+            self._flush()
 
     def update_many(self, values: Iterable[float]) -> None:
+        self.pending.extend(float(v) for v in values)
+        self._flush()
+
+    def _flush(self) -> None:
         d = self.digest
-        for v in values:
-            d.update(float(v))
+        for v in self.pending:
+            d.update(v)
         d.compress()
+        self.pending.clear()
 
     def get(self, q: float) -> float:
+        if self.pending:
+            self._flush()
+        if self.digest.is_empty():
+            return math.nan
         return self.digest.get_quantile(q)
 
     def merge(self, other: TDigestQuantiles) -> None:
+        self.pending.extend(other.pending)
+        self._flush()
         d = self.digest
         d.merge(other.digest)
         d.compress()
@@ -144,11 +167,13 @@ class TDigestQuantiles:
         t = TDigestQuantiles.__new__(TDigestQuantiles)
         t.k = self.k
         t.digest = copy.copy(self.digest)
+        t.pending = self.pending.copy()
         return t
 
-    def __getstate__(self) -> tuple[int, bytes]:
-        return (self.k, self.digest.serialize())
+    def __getstate__(self) -> tuple[int, bytes, tuple[float, ...]]:
+        return (self.k, self.digest.serialize(), tuple(self.pending))
 
-    def __setstate__(self, state: tuple[int, bytes]) -> None:
-        self.k, blob = state
+    def __setstate__(self, state: tuple[int, bytes, tuple[float, ...]]) -> None:
+        self.k, blob, pending = state
         self.digest = tdigest_double.deserialize(blob)
+        self.pending = list(pending)
