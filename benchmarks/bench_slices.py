@@ -41,6 +41,8 @@ VARIANTS = {
     "1 dimension (feat_1 bins)": {"slices": {"by": ["feat_1:35,53,70"]}},
     "2 dimensions (feat_1, feat_2 bins)": {"slices": {"by": ["feat_1:35,53,70", "feat_2:29,52"]}},
     "1 dimension + ECE monitor": {"slices": {"by": ["feat_1:35,53,70"]}, "ece_alarm": 0.1},
+    # every distinct reading of feat_1 is a slice: 974 values, 20 tracked, the rest in other
+    "1 dimension, 974 values (feat_1 raw)": {"slices": {"by": ["feat_1"]}},
 }
 
 

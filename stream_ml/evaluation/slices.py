@@ -434,15 +434,19 @@ class SliceStage:
             dim.counts.clear()
             if len(dim.tracked) < top:
                 continue
+            tracked = dim.tracked
             heavy = sorted(sk.get_frequent_items(_NFN), key=lambda r: (-r[1], r[0]))[:top]
-            for item, _est, lb, _ub in heavy:
-                if item in dim.tracked:
-                    continue
-                lightest = min(dim.tracked, key=lambda v: (sk.get_estimate(v), v))
+            new = [r for r in heavy if r[0] not in tracked]
+            if not new:
+                continue
+            # lightest first; an estimate's error (the sketch's offset) is the same for every
+            # item, so lower bounds, estimates and upper bounds are in the same order
+            light = sorted(tracked, key=lambda v: (sk.get_estimate(v), v))
+            for (item, _est, lb, _ub), lightest in zip(new, light, strict=False):
                 if lb <= sk.get_upper_bound(lightest):
-                    break  # sorted by estimate: the next ones are no heavier
+                    break  # the next candidates are no heavier, the next tracked no lighter
                 self._fold(dim, lightest, seq)
-                dim.tracked[item] = {}
+                tracked[item] = {}
 
     def _fold(self, dim: _Dim, value: str, seq: int) -> None:
         for name, cell in dim.tracked.pop(value).items():
