@@ -170,7 +170,7 @@ def _fmt(v: Any) -> str:
     return _n(v)
 
 
-def _models_table(summary: dict[str, Any], rolling: bool) -> Table:
+def _models_table(summary: dict[str, Any], rolling: bool, ece: bool = True) -> Table:
     models = summary["models"] or {}
     names = list(next(iter(models.values()))["metrics"]) if models else []
     title = f"{summary['engine']}: {_n(summary['events'])} events, {_n(summary['feedback'])} labels"
@@ -187,7 +187,7 @@ def _models_table(summary: dict[str, Any], rolling: bool) -> Table:
         table.add_column(n, justify="right")
         if rolling:
             table.add_column("rolling", justify="right")
-    calibrated = any(isinstance(m.get("calibration"), dict) for m in models.values())
+    calibrated = ece and any(isinstance(m.get("calibration"), dict) for m in models.values())
     if calibrated:
         table.add_column("ECE", justify="right")
     for name, m in models.items():
@@ -220,21 +220,24 @@ def _ece(cal: Any) -> str:
 
 
 def _print_models(summary: dict[str, Any]) -> None:
-    """One row per model: role, counts, each metric (cumulative, then over the rolling window);
-    ``answered`` only when some model answered more than it served (shadows). The rolling
-    columns are left out when the table would not fit the terminal."""
+    """One row per model: role, counts, each metric (cumulative, then over the rolling window),
+    ECE; ``answered`` only when some model answered more than it served (shadows). The rolling
+    columns, then the ECE, are left out when the table would not fit the terminal."""
     from rich.measure import Measurement
 
-    table = _models_table(summary, rolling=True)
     wide = out_console.options.update(width=10_000)
-    width = Measurement.get(out_console, wide, table).maximum
-    if width > out_console.width:
-        table = _models_table(summary, rolling=False)
-        table.caption = "rolling metrics left out at this width (--json has them)"
+    tries = ((True, True, None), (False, True, "rolling metrics"),
+             (False, False, "rolling metrics and ECE"))  # fmt: skip
+    for rolling, ece, why in tries:
+        table, left_out = _models_table(summary, rolling=rolling, ece=ece), why
+        if Measurement.get(out_console, wide, table).maximum <= out_console.width:
+            break
+    if left_out is not None:
+        table.caption = f"{left_out} left out at this width (--json has them)"
     out_console.print(table)
-    note = _ece_note(summary.get("models") or {})
-    if note is not None:
-        out_console.print(note, markup=False, highlight=False)
+    ece_note = _ece_note(summary.get("models") or {}) if ece else None
+    if ece_note is not None:
+        out_console.print(ece_note, markup=False, highlight=False)
 
 
 def _test_text(t: dict[str, Any]) -> str:

@@ -159,11 +159,18 @@ def test_calibration_episodes_of_the_summary_are_listed(monkeypatch):
     assert "at event 640" not in text  # the records are not listed twice
 
 
-def test_a_narrow_terminal_keeps_the_ece_and_says_what_it_left_out(monkeypatch):
-    text = printed(shaped_report(), width=64, monkeypatch=monkeypatch)
+def test_a_narrow_terminal_leaves_rolling_out_then_the_ece(monkeypatch):
+    """The full table is 79 columns here, 70 without the rolling ones, 62 without ECE too."""
+    text = printed(shaped_report(), width=75, monkeypatch=monkeypatch)
     header = next(line for line in text.splitlines() if line.lstrip().startswith("model"))
-    assert "ECE" in header and "rolling" not in header
-    assert "rolling metrics left out" in " ".join(text.split())
+    assert "ECE" in header and "rolling" not in header and "Accuracy" in header
+    assert "rolling metrics left out at this width" in " ".join(text.split())
+    assert "ECE: expected calibration error" in text
+    text = printed(shaped_report(), width=66, monkeypatch=monkeypatch)
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("model"))
+    assert "ECE" not in header and "Accuracy" in header and "…" not in header
+    assert "rolling metrics and ECE left out at this width" in " ".join(text.split())
+    assert "ECE: expected calibration error" not in text
 
 
 def test_a_report_without_slices_or_calibration_is_unchanged(monkeypatch):
