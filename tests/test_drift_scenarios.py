@@ -16,7 +16,8 @@ import pytest
 from scenarios import get, names
 from scenarios.runner import run_scenario
 
-pytestmark = pytest.mark.slow
+# one xdist group: the tests share the cached runs of report() (one worker makes each once)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tests/test_drift_scenarios.py")]
 
 SEEDS = (0, 1)
 KINDS = ("abrupt", "gradual", "recurring", "covariate", "label", "categorical")
