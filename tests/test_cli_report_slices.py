@@ -275,3 +275,18 @@ def test_run_prints_the_worst_slices_and_the_ece(tmp_path, cli_env):
     north = next(line for line in text.splitlines() if line.lstrip().startswith("region=north"))
     assert north.split()[-1] == "ALARM"
     assert "slice alarm lr region=north" in text
+
+
+@needs_slices
+def test_bytewax_run_json_has_the_same_slices(tmp_path, cli_env):
+    """One Bytewax worker runs the same engine: the same slices, calibration and alarm counts as
+    the embedded run of the same config."""
+    cfg = region_config(tmp_path, rows=1500)
+    emb = json.loads(_run(["run", cfg, "--json"], cli_env, tmp_path).stdout)
+    bw = json.loads(_run(["run", cfg, "--json", "--runtime", "bytewax"], cli_env, tmp_path).stdout)
+    assert bw["runtime"]["kind"] == "bytewax"
+    assert bw["slices"] == emb["slices"]
+    for name in ("lr", "tree"):
+        assert bw["models"][name]["calibration"] == emb["models"][name]["calibration"]
+    assert {k: v for k, v in bw["evaluation_alarms"].items() if k != "recent"} == {
+        k: v for k, v in emb["evaluation_alarms"].items() if k != "recent"}
