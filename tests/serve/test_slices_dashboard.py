@@ -67,6 +67,11 @@ def test_slices_panel_and_reliability_curve(serve, browser):  # noqa: F811
     assert legend[-2:] == [f"lr (ECE {cal['lr']['ece']:.3f})", f"tree (ECE {cal['tree']['ece']:.3f})"]
     ys = page.evaluate("window.dash.reliability.data[2]")
     assert ys == [b["accuracy"] if b["n"] else None for b in cal["lr"]["bins"]]
+    # the banner warns of the open episodes (no drift monitor here: no drift alarm)
+    banner = page.locator("#alarms.warn .evaluation").inner_text()
+    assert banner.startswith("SLICES / CALIBRATION: ")
+    assert "tree region=north" in banner and "lr region=north" in banner
+    assert f"lr ECE {cal['lr']['ece']:.3f} over 0.100" in banner
     # the alarm records are in the events log
     log = page.inner_text("#events-log")
     assert "slice_alarm: tree region=north" in log and "calibration_alarm: lr: ECE" in log

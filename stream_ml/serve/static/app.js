@@ -286,11 +286,27 @@
         box.textContent = `no drift: ${mons.length} detector(s) ok` + (warming.length ? ` (${warming.length} still warming up)` : "");
       }
     }
+    const ev = evaluationAlarms();
+    if (ev.length) {  // open slice / calibration episodes: a warning, under a drift alarm if any
+      if (box.className === "alarms ok" || box.className === "alarms neutral") box.className = "alarms warn";
+      box.append(el("div", "sub evaluation", `SLICES / CALIBRATION: ${ev.join("; ")}`));
+    }
     if (state.alarms.length) {
       const ul = el("ul");
       state.alarms.forEach((a) => ul.append(el("li", "", `${when(a.ts)}: ${alarmText(a.type, a.d)}`)));
       box.append(ul);
     }
+  }
+
+  function evaluationAlarms() {
+    const isOpen = (a) => a.end === null || a.end === undefined;
+    const out = ((state.slices || {}).alarms || []).filter(isOpen)
+      .map((a) => `${a.model} ${a.slice} ${fmt(a.value)} vs overall ${fmt(a.overall)}`);
+    Object.keys(state.calibration).forEach((m) => {
+      const c = state.calibration[m];
+      if ((c.alarms || []).some(isOpen)) out.push(`${m} ECE ${fmt(c.ece)} over ${fmt(c.threshold)}`);
+    });
+    return out;
   }
 
   function driftName(x) { return (x.monitor || x.name || x.detector || "drift") + (x.field ? "/" + x.field : ""); }
