@@ -131,6 +131,9 @@ class EvaluationConfig(_Config):
     slice_min_n: int = Field(default=200, ge=1, description="scored events before an alarm")
     slice_check_every: int = Field(default=100, ge=1, description="labels between checks")
     slice_confidence: float = Field(default=0.95, gt=0, lt=1, description="of the intervals")
+    slice_window: int = Field(
+        default=5000, ge=0, description="the alarm reads the last 1 to 2 windows (0: all)"
+    )
     ece_alarm: float | None = Field(
         default=None, gt=0, lt=1, description="calibration_alarm above this rolling ECE"
     )
@@ -160,6 +163,7 @@ class EvaluationConfig(_Config):
             min_n=self.slice_min_n,
             check_every=self.slice_check_every,
             confidence=self.slice_confidence,
+            window=self.slice_window,
         )
 
     @field_validator("metrics")

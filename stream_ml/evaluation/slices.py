@@ -30,13 +30,18 @@ per-event losses, ``s`` the sample standard deviation; RMSE is the square root o
 other metrics get none (``lo``/``hi`` are None). Values are cumulative: since the slice is
 tracked, as the engine's own ``metrics`` are since the model was created.
 
-**Alarm** (episodes, checked every ``check_every`` labels, not per label): a slice of at least
-``min_n`` scored events opens an episode when its interval lies entirely beyond the overall
-value by ``margin`` (for a bigger-is-better metric: ``hi < overall - margin``; for an error:
-``lo > overall + margin``; a metric without interval: its value) and emits one ``slice_alarm``
-record; the episode ends at the first check where the value is back within the margin. The
-overall value is the model's cumulative metric (its uncertainty, over far more events, is
-neglected).
+**Alarm** (episodes, checked every ``check_every`` labels, not per label) on *recent*
+counts, so that a slice going bad late in a long stream is seen as soon as on a short one: the
+counts behind a slice's interval are kept in buckets of ``window`` labels (default 5,000), and
+the alarm reads the current and the previous bucket (the last ``window`` to ``2 * window``
+labels; ``window = 0``: everything), against the overall value over the same labels (the sum of
+the dimension's slices and ``other``: the uncertainty of that overall, over far more events, is
+neglected). A slice of at least ``min_n`` recent scored events opens an episode when its
+interval lies entirely beyond the overall by ``margin`` (bigger-is-better metric: ``hi <
+overall - margin``; an error: ``lo > overall + margin``) and emits one ``slice_alarm`` record;
+the episode ends at the first check where its recent value is back within the margin. A metric
+without interval is compared on its cumulative value with the model's cumulative metric.
+Reports show the cumulative value and interval, and the recent ones (``recent``).
 
 >>> from river import compose, linear_model
 >>> from stream_ml import Engine
@@ -159,6 +164,9 @@ class SliceConfig(BaseModel):
     min_n: int = Field(default=200, ge=1, description="no alarm before this many scored events")
     check_every: int = Field(default=100, ge=1, description="labels between two alarm checks")
     confidence: float = Field(default=0.95, gt=0, lt=1, description="of the intervals")
+    window: int = Field(
+        default=5000, ge=0, description="alarm on the last window to 2 x window labels (0: all)"
+    )
 
     @field_validator("by")
     @classmethod
@@ -219,64 +227,105 @@ def _merge_metric(dst: Any, src: Any) -> bool:
     return False
 
 
+def _interval(kind: str, n: int, s1: float, s2: float, z: float) -> tuple[float, float]:
+    """The interval of a proportion (Wilson) or of a mean loss (normal; RMSE: its root)."""
+    if kind == "prop":
+        return wilson(s1, n, z)
+    mean = s1 / n
+    var = (s2 - n * mean * mean) / (n - 1) if n > 1 else 0.0
+    half = z * math.sqrt(max(var, 0.0) / n)
+    lo, hi = max(0.0, mean - half), mean + half
+    if kind == "rmse":
+        return math.sqrt(lo), math.sqrt(hi)
+    return lo, hi
+
+
+def _value(kind: str, n: int, s1: float) -> float:
+    return math.sqrt(s1 / n) if kind == "rmse" else s1 / n
+
+
 class _Cell:
-    """One model's metric on one slice, and the sums behind its interval.
+    """One model's metric on one slice, and the sums behind its interval, in three buckets:
+    the current one (``rn``, ``rs1``, ``rs2``: the only one a label touches), the previous one
+    (``p*``) and everything older (``o*``). Cumulative = all three; recent = previous + current
+    (the stage rotates the buckets every ``window`` labels).
 
     Accuracy is counted here, without its River object: its value is hits / n, exactly
     River's (true positives / total weight, every weight 1), at a third of the cost per label.
     """
 
-    __slots__ = ("bigger", "kind", "metric", "n", "s1", "s2", "uses_proba")
+    __slots__ = ("bigger", "kind", "metric", "on", "os1", "os2", "pn", "ps1", "ps2", "rn",
+                 "rs1", "rs2", "uses_proba")  # fmt: skip
 
     def __init__(self, name: str, uses_proba: bool) -> None:
         metric = build_metric(name)
-        self.kind = _kind(metric)
+        self.kind = "none" if uses_proba else _kind(metric)
         self.bigger = metric.bigger_is_better
         self.metric = None if self.kind == "prop" else metric
         self.uses_proba = uses_proba
-        self.n = 0
-        self.s1 = 0.0
-        self.s2 = 0.0
+        self.on = self.pn = self.rn = 0
+        self.os1 = self.os2 = self.ps1 = self.ps2 = self.rs1 = self.rs2 = 0.0
+
+    @property
+    def n(self) -> int:
+        return self.on + self.pn + self.rn
 
     def value(self) -> float:
-        return self.s1 / self.n if self.metric is None else float(self.metric.get())
+        if self.metric is None:
+            return (self.os1 + self.ps1 + self.rs1) / self.n
+        return float(self.metric.get())
 
     def update(self, y: Any, y_pred: Any, proba: Any) -> None:
-        if self.metric is None:  # Accuracy (the engine's stage inlines this branch)
+        if self.metric is None:  # Accuracy (SliceStage.on_label inlines this branch)
             if y_pred is not None:
-                self.n += 1
+                self.rn += 1
                 if y == y_pred:
-                    self.s1 += 1.0
+                    self.rs1 += 1.0
             return
         if self.uses_proba:
             if not proba:
                 return
             self.metric.update(y, proba)
-            self.n += 1
+            self.rn += 1
             return
         if y_pred is None:
             return
         self.metric.update(y, y_pred)
-        self.n += 1
+        self.rn += 1
         kind = self.kind
         if kind != "none":
             e = abs(y - y_pred) if kind == "abs" else (y - y_pred) ** 2
-            self.s1 += e
-            self.s2 += e * e
+            self.rs1 += e
+            self.rs2 += e * e
 
     def interval(self, z: float) -> tuple[float | None, float | None]:
-        n, kind = self.n, self.kind
-        if n == 0 or kind == "none" or self.uses_proba:
+        n = self.n
+        if n == 0 or self.kind == "none":
             return None, None
-        if kind == "prop":
-            return wilson(self.s1, n, z)
-        mean = self.s1 / n
-        var = (self.s2 - n * mean * mean) / (n - 1) if n > 1 else 0.0
-        half = z * math.sqrt(max(var, 0.0) / n)
-        lo, hi = max(0.0, mean - half), mean + half
-        if kind == "rmse":
-            return math.sqrt(lo), math.sqrt(hi)
-        return lo, hi
+        s1 = self.os1 + self.ps1 + self.rs1
+        return _interval(self.kind, n, s1, self.os2 + self.ps2 + self.rs2, z)
+
+    def recent(self) -> tuple[int, float, float]:
+        return self.pn + self.rn, self.ps1 + self.rs1, self.ps2 + self.rs2
+
+    def rotate(self) -> None:
+        self.on += self.pn
+        self.os1 += self.ps1
+        self.os2 += self.ps2
+        self.pn, self.ps1, self.ps2 = self.rn, self.rs1, self.rs2
+        self.rn, self.rs1, self.rs2 = 0, 0.0, 0.0
+
+    def absorb(self, other: _Cell) -> None:
+        """Add ``other``'s counts, bucket by bucket (its River metric is the caller's)."""
+        self.on += other.on
+        self.os1 += other.os1
+        self.os2 += other.os2
+        self.pn += other.pn
+        self.ps1 += other.ps1
+        self.ps2 += other.ps2
+        self.rn += other.rn
+        self.rs1 += other.rs1
+        self.rs2 += other.rs2
 
 
 def _lg_size(top: int) -> int:
@@ -368,6 +417,8 @@ class SliceStage:
         self.config = config
         self.top = config.top
         self.check_every = config.check_every
+        self.window = config.window
+        self.rotated = 0  # self.labels at the last rotation of the buckets
         self.z = _z(config.confidence)
         several = len(config.by) > 1
         self.dims = [
@@ -410,9 +461,9 @@ class SliceStage:
                 if cell.metric is None:  # Accuracy: _Cell.update, inlined
                     y_pred = answer[0]
                     if y_pred is not None:
-                        cell.n += 1
+                        cell.rn += 1
                         if label == y_pred:
-                            cell.s1 += 1.0
+                            cell.rs1 += 1.0
                 else:
                     cell.update(label, answer[0], answer[1])
         self.labels += 1
@@ -456,36 +507,64 @@ class SliceStage:
                 continue
             if cell.metric is not None and not _merge_metric(other.metric, cell.metric):
                 dim.unmerged += cell.n
-            other.n += cell.n
-            other.s1 += cell.s1
-            other.s2 += cell.s2
+            other.absorb(cell)
             ep = self.open.pop((name, value), None)
             if ep is not None:
                 ep["end"] = seq
                 ep["reason"] = "folded into other"
 
     def check(self, slots: Sequence[Any], seq: int) -> list[dict[str, Any]]:
-        """The heavy-hitter refresh, then the alarm check of every model's slices."""
+        """The heavy-hitter refresh, the buckets' rotation when due, then the alarm check of
+        every model's slices (on their recent counts; cumulative for a metric without)."""
         self.refresh(seq)
+        if self.window and self.labels - self.rotated >= self.window:
+            self.rotated = self.labels
+            for dim in self.dims:
+                for cells in (*dim.tracked.values(), dim.other):
+                    for cell in cells.values():
+                        cell.rotate()
         records: list[dict[str, Any]] = []
+        z = self.z
         for slot in slots:
             if not slot.scored:
                 continue
+            name = slot.name
             metric = slot.prequential.metrics[0]
-            overall = float(metric.get())
+            cumulative = float(metric.get())
             bigger = metric.bigger_is_better
             for dim in self.dims:
-                for value, cells in dim.tracked.items():
-                    cell = cells.get(slot.name)
+                total_n, total_s1 = 0, 0.0  # the model's recent counts: all of this dimension
+                for cells in (*dim.tracked.values(), dim.other):
+                    cell = cells.get(name)
                     if cell is not None:
-                        self._check_one(slot.name, value, cell, overall, bigger, seq, records)
+                        n, s1, _ = cell.recent()
+                        total_n += n
+                        total_s1 += s1
+                for value, cells in dim.tracked.items():
+                    cell = cells.get(name)
+                    if cell is None:
+                        continue
+                    kind = cell.kind
+                    if kind == "none":
+                        v, n, lo, hi, overall = cell.value(), cell.n, None, None, cumulative
+                    else:
+                        n, s1, s2 = cell.recent()
+                        if not n:
+                            continue
+                        v = _value(kind, n, s1)
+                        lo, hi = _interval(kind, n, s1, s2, z)
+                        overall = _value(kind, total_n, total_s1)
+                    self._check_one(name, value, v, n, lo, hi, overall, bigger, seq, records)
         return records
 
     def _check_one(
         self,
         name: str,
         value: str,
-        cell: _Cell,
+        v: float,
+        n: int,
+        lo: float | None,
+        hi: float | None,
         overall: float,
         bigger: bool,
         seq: int,
@@ -494,7 +573,6 @@ class SliceStage:
         cfg = self.config
         key = (name, value)
         ep = self.open.get(key)
-        v = cell.value()
         margin = cfg.margin
         if ep is not None:
             back = v >= overall - margin if bigger else v <= overall + margin
@@ -502,9 +580,8 @@ class SliceStage:
                 ep["end"] = seq
                 del self.open[key]
             return
-        if cell.n < cfg.min_n:
+        if n < cfg.min_n:
             return
-        lo, hi = cell.interval(self.z)
         if bigger:
             bad = (hi if hi is not None else v) < overall - margin
         else:
@@ -525,7 +602,7 @@ class SliceStage:
                 "value": v,
                 "overall": overall,
                 "margin": margin,
-                "n": cell.n,
+                "n": n,
                 "lo": lo,
                 "hi": hi,
                 "event": seq,
@@ -553,7 +630,7 @@ class SliceStage:
 
     def _row(self, name: str, value: str, cell: _Cell, dim: _Dim) -> dict[str, Any]:
         lo, hi = cell.interval(self.z)
-        row = {
+        row: dict[str, Any] = {
             "slice": value,
             "n": cell.n,
             "value": cell.value(),
@@ -561,6 +638,11 @@ class SliceStage:
             "hi": hi,
             "alarm": (name, value) in self.open,
         }
+        if self.window and cell.kind != "none":
+            n, s1, s2 = cell.recent()
+            rlo, rhi = _interval(cell.kind, n, s1, s2, self.z) if n else (None, None)
+            row["recent"] = {"n": n, "value": _value(cell.kind, n, s1) if n else None,
+                             "lo": rlo, "hi": rhi}  # fmt: skip
         if len(self.dims) > 1:
             row["by"] = dim.spec.text
         return row
@@ -574,6 +656,7 @@ class SliceStage:
             "metric": first,
             "margin": self.config.margin,
             "tracked": self.top,
+            "window": self.window,
             "models": {},
             "alarms": [dict(e) for e in self.episodes],
         }

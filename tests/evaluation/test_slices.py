@@ -154,12 +154,27 @@ def test_alarm_fires_once_per_episode_when_a_slice_goes_bad(seed: int) -> None:
     assert not any(row["alarm"] for row in rows[1:])
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_alarm_reads_recent_counts_late_in_a_long_stream(seed: int) -> None:
+    """Region r0 goes bad at event 15,000 of 18,000: on buckets of 2,000 labels the alarm
+    fires within 1,500 events (on the last 2,000-4,000 labels); on cumulative counts
+    (window = 0) the 15,000 good events before hide it to the end."""
+    _, records = _run(seed, 18_000, bad_after=15_000, window=2000)
+    assert len(records) == 1 and records[0]["slice"] == "region=r0"
+    assert 15_000 < records[0]["event"] <= 16_500
+    assert records[0]["n"] <= 2 * 4000 // 4 + 200  # recent r0 events only, not all 4,500
+    _, records = _run(seed, 18_000, bad_after=15_000, window=0)
+    assert records == []
+
+
 @pytest.mark.parametrize("seed", [11, 12, 13, 14, 15])
 def test_no_alarm_when_slices_are_equal(seed: int) -> None:
-    """Same stream, no slice made bad: 8,000 events, 80 checks of 4 slices at margin 0.05."""
-    engine, records = _run(seed, 8000, bad_after=None)
-    assert records == []
-    assert engine.summary()["slices"]["alarms"] == []
+    """Same stream, no slice made bad: 8,000 events, 80 checks of 4 slices at margin 0.05,
+    on recent counts of buckets of 5,000 labels and of 500 (125 to 250 events per slice)."""
+    for window in (5000, 500):
+        engine, records = _run(seed, 8000, bad_after=None, window=window)
+        assert records == []
+        assert engine.summary()["slices"]["alarms"] == []
 
 
 def test_min_n_holds_the_alarm() -> None:
