@@ -231,7 +231,7 @@ def create_app(
     >>> from stream_ml import Engine
     >>> app = create_app(Engine({"lr": linear_model.LogisticRegression()}))
     >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/v1"))[:3]
-    ['/v1/drift', '/v1/experiments', '/v1/feedback']
+    ['/v1/calibration', '/v1/drift', '/v1/experiments']
     """
     settings = (settings or ServeSettings()).with_env_token()
     install_redaction()
