@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from stream_ml.features.sketches import HllCount
+from stream_ml.features.sketches.hyperloglog import HyperLogLog
 
 
 class DistinctWindow:
@@ -68,7 +69,8 @@ class DistinctSketch:
         self.col = col
         self.bound = int(param) if param is not None else 1024
         self.exact: dict | None = {}
-        self.hll: HllCount | None = None
+        # a HyperLogLog only in a state pickled before the DataSketches switch (it goes on there)
+        self.hll: HllCount | HyperLogLog | None = None
 
     def update(self, row: tuple, ts: float) -> None:
         v = row[self.col]
@@ -100,13 +102,27 @@ class DistinctSketch:
             self.hll.update_many(other.exact)
         else:
             assert other.hll is not None
-            self.hll.merge(other.hll)
+            if type(self.hll) is not type(other.hll):
+                raise TypeError("a state pickled before the DataSketches switch does not merge")
+            self.hll.merge(other.hll)  # type: ignore[arg-type]
+
+    def __setstate__(self, state: Any) -> None:
+        slots = state[1] if isinstance(state, tuple) else state
+        exact = slots.get("exact")
+        if isinstance(exact, set):  # pickled before the switch: a set, in a salted order
+            slots = {**slots, "exact": dict.fromkeys(sorted(exact, key=_stable_order))}
+        for name, value in slots.items():
+            setattr(self, name, value)
 
     def copy(self) -> DistinctSketch:
         d = DistinctSketch(self.col, self.bound)
         d.exact = None if self.exact is None else self.exact.copy()
         d.hll = None if self.hll is None else self.hll.copy()
         return d
+
+
+def _stable_order(v: Any) -> tuple[str, str]:
+    return (type(v).__name__, repr(v))
 
 
 def get_distinct(s: DistinctWindow | DistinctSketch, t: float) -> float | int:

@@ -22,6 +22,7 @@ arXiv:1902.04023.
 
 from __future__ import annotations
 
+import copy
 from bisect import insort
 from heapq import merge as merge_sorted
 from typing import Any
@@ -39,7 +40,8 @@ class QuantileSketch:
         self.col = col
         self.q, self.bound = float(param[0]), int(param[1])
         self.sorted: list | None = []
-        self.digest: TDigestQuantiles | None = None
+        # LegacyPSquare only in a state pickled before the DataSketches switch
+        self.digest: TDigestQuantiles | LegacyPSquare | None = None
 
     def update(self, row: tuple, ts: float) -> None:
         v = row[self.col]
@@ -70,13 +72,52 @@ class QuantileSketch:
             self.digest.update_many(other.sorted)
         else:
             assert other.digest is not None
-            self.digest.merge(other.digest)
+            if type(self.digest) is not type(other.digest):
+                raise TypeError("a state pickled before the DataSketches switch does not merge")
+            self.digest.merge(other.digest)  # type: ignore[arg-type]
+
+    def __setstate__(self, state: Any) -> None:
+        slots = dict(state[1] if isinstance(state, tuple) else state)
+        if "p2" in slots:  # pickled before the switch: River's P-square goes on for this state
+            p2 = slots.pop("p2")
+            slots["digest"] = None if p2 is None else LegacyPSquare(p2)
+        for name, value in slots.items():
+            setattr(self, name, value)
 
     def copy(self) -> QuantileSketch:
         s = QuantileSketch(self.col, (self.q, self.bound))
         s.sorted = None if self.sorted is None else self.sorted.copy()
         s.digest = None if self.digest is None else self.digest.copy()
         return s
+
+
+class LegacyPSquare:
+    """River's P-square (``stats.Quantile``) of a state pickled before the DataSketches switch.
+
+    It goes on updating for that state (the P-square cannot become a t-digest); new states never
+    use it, and it does not merge.
+    """
+
+    __slots__ = ("p2",)
+
+    def __init__(self, p2: Any) -> None:
+        self.p2 = p2
+
+    def update(self, value: float) -> None:
+        self.p2.update(value)
+
+    def update_many(self, values: Any) -> None:
+        for v in values:
+            self.p2.update(v)
+
+    def get(self, q: float) -> float:
+        return self.p2.get()
+
+    def merge(self, other: Any) -> None:
+        raise TypeError("a state pickled before the DataSketches switch does not merge")
+
+    def copy(self) -> LegacyPSquare:
+        return LegacyPSquare(copy.deepcopy(self.p2))
 
 
 def get_quantile(s: QuantileSketch, t: float) -> float | None:
