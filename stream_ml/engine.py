@@ -582,6 +582,9 @@ class Engine:
         primary / winner), ``candidate`` (an arm the router may serve), ``shadow`` (answers,
         never served), ``challenger`` (added at run time: a drift challenger, or a model from
         :meth:`add_slot` not yet an arm of the experiment).
+
+        A classifier also has ``calibration``: the reliability curve and ECE over its rolling
+        window (:mod:`stream_ml.evaluation.calibration`), computed here from the ring.
         """
         slots = self.slots
         served = {s.name: s.served for s in slots}
