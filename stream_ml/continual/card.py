@@ -187,7 +187,8 @@ def card_markdown(facts: dict[str, Any]) -> str:
             + (" | ECE (rolling)" if calibrated else "") + " |",
             "|" + "---|" * (6 + 2 * len(c["metrics"]) + calibrated)]  # fmt: skip
     for m in facts["models"]:
-        cells = [m["name"], f"`{m['expression']}`", _num(m["role"]), str(m["replaced"]),
+        cells = [_cell(m["name"]), f"`{_cell(m['expression'])}`", _num(m["role"]),
+                 str(m["replaced"]),
                  str(m["learned"]), str(m["scored"])]  # fmt: skip
         for name in c["metrics"]:
             cells += [_num(m["metrics"].get(name)), _num(m["rolling"].get(name))]
@@ -251,6 +252,12 @@ def card_markdown(facts: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _cell(text: Any) -> str:
+    """Text for a Markdown table cell: a pipe (a River pipeline's ``|``) escaped, or it would
+    split the cell (in a code span too)."""
+    return str(text).replace("|", "\\|")
+
+
 def _span(start: Any, end: Any) -> str:
     return f"events {start}-{end}" if end is not None else f"events {start}- (open)"
 
@@ -274,7 +281,8 @@ def _calibration_md(models: list[dict[str, Any]]) -> list[str]:
             line += f"; monitor threshold {_num(cal['threshold'])}, {len(eps)} alarm episode(s)"
             if eps:
                 line += ": " + "; ".join(f"{_span(e.get('start'), e.get('end'))} (ECE "
-                                         f"{_num(e.get('ece'))})" for e in eps[-5:])  # fmt: skip
+                                         f"{_num(e.get('ece'))} when it opened)"
+                                         for e in eps[-5:])  # fmt: skip
         out.append(line)
         bins = [b for b in cal.get("bins") or [] if b.get("n")]
         if not bins:
@@ -308,7 +316,7 @@ def _slices_md(sl: dict[str, Any]) -> list[str]:
         for r in rows:
             interval = (f"[{_num(r.get('lo'))}, {_num(r.get('hi'))}]"
                         if r.get("lo") is not None or r.get("hi") is not None else "-")  # fmt: skip
-            out.append(f"| {r.get('slice')} | {r.get('n')} | {_num(r.get('value'))} | "
+            out.append(f"| {_cell(r.get('slice'))} | {r.get('n')} | {_num(r.get('value'))} | "
                        f"{interval} | {'ALARM' if r.get('alarm') else ''} |")  # fmt: skip
         out.append("")
     eps = sl.get("alarms") or []

@@ -83,8 +83,12 @@ def test_card_markdown_has_slices_and_calibration_sections(sliced_db):
     assert len(north) == 2 and all(line.endswith("| ALARM |") for line in north)
     assert "Accuracy by region, per slice since it is tracked" in text
     assert "Alarm episodes (" in text and "- lr region=north: events " in text
+    # a pipeline's pipe is escaped in its table cell (it would split the cell), not in the HTML
+    assert "| lr | `compose.Select('x') \\| linear_model.LogisticRegression()` |" in text
+    page = card_html(facts)
+    assert "<code>compose.Select('x') | linear_model.LogisticRegression()</code>" in page
     tags = _Tags()
-    tags.feed(card_html(facts))
+    tags.feed(page)
     # Configuration ... Experiment, then Slices; the models table and one slice table per model
     assert tags.tags.count("h2") == 7 and tags.tags.count("table") == 3
     # the CLI writes the same card
