@@ -108,10 +108,11 @@ class SliceSpec:
     ('temp[0,10)', 'key=u1')
     """
 
-    __slots__ = ("edges", "field", "labels", "text")
+    __slots__ = ("_floats", "edges", "field", "labels", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._floats: dict[float, str] = {}  # float value -> slice name (repr is slow; bounded)
         self.edges: list[float] | None = None
         self.labels: list[str] = []
         name, sep, bins = text.partition(":")
@@ -142,7 +143,15 @@ class SliceSpec:
         v = x.get(field)
         edges = self.edges
         if edges is None:
-            return f"{field}={v}"
+            if type(v) is not float:
+                return f"{field}={v}"
+            names = self._floats
+            name = names.get(v)
+            if name is None:
+                if len(names) >= 4096:
+                    names.clear()
+                name = names[v] = f"{field}={v}"
+            return name
         t = type(v)
         if t is not float and t is not int:  # numpy scalars are numbers; bool, str, None not
             if t is bool or not isinstance(v, numbers.Real):
@@ -524,7 +533,8 @@ class SliceStage:
                     for cell in cells.values():
                         cell.rotate()
         records: list[dict[str, Any]] = []
-        z = self.z
+        z, open_ = self.z, self.open
+        min_n, margin = self.config.min_n, self.config.margin
         for slot in slots:
             if not slot.scored:
                 continue
@@ -534,27 +544,33 @@ class SliceStage:
             bigger = metric.bigger_is_better
             for dim in self.dims:
                 total_n, total_s1 = 0, 0.0  # the model's recent counts: all of this dimension
+                dim_kind = "none"
                 for cells in (*dim.tracked.values(), dim.other):
                     cell = cells.get(name)
                     if cell is not None:
                         n, s1, _ = cell.recent()
                         total_n += n
                         total_s1 += s1
+                        dim_kind = cell.kind
+                overall = None if not total_n else _value(dim_kind, total_n, total_s1)
                 for value, cells in dim.tracked.items():
                     cell = cells.get(name)
                     if cell is None:
                         continue
                     kind = cell.kind
                     if kind == "none":
-                        v, n, lo, hi, overall = cell.value(), cell.n, None, None, cumulative
+                        v, n, lo, hi, over = cell.value(), cell.n, None, None, cumulative
                     else:
                         n, s1, s2 = cell.recent()
-                        if not n:
+                        if not n or overall is None:
                             continue
-                        v = _value(kind, n, s1)
+                        v, over = _value(kind, n, s1), overall
+                        if (name, value) not in open_ and (
+                            n < min_n or (v >= over - margin if bigger else v <= over + margin)
+                        ):
+                            continue  # no episode, and none can start: no interval needed
                         lo, hi = _interval(kind, n, s1, s2, z)
-                        overall = _value(kind, total_n, total_s1)
-                    self._check_one(name, value, v, n, lo, hi, overall, bigger, seq, records)
+                    self._check_one(name, value, v, n, lo, hi, over, bigger, seq, records)
         return records
 
     def _check_one(
