@@ -189,7 +189,10 @@ def TimeSince(
 def DistinctCount(
     on: str, *, by: By, window: str = "all", name: str | None = None, bound: int = 1024
 ) -> FeatureSpec:
-    """Number of distinct values of ``on`` (all-time: exact up to ``bound``, then HyperLogLog)."""
+    """Number of distinct values of ``on``.
+
+    All-time: exact up to ``bound`` values per key, then a DataSketches HLL (lg_k 12).
+    """
     return _spec(agg="distinct", on=on, by=by, window=window, name=name, bound=bound)
 
 
@@ -203,7 +206,10 @@ def Quantile(
     bound: int = 1024,
     default: float | None = None,
 ) -> FeatureSpec:
-    """Quantile ``q`` of ``on`` (exact in bounded windows; all-time: P-square past ``bound``)."""
+    """Quantile ``q`` of ``on``.
+
+    Exact in bounded windows; all-time: a DataSketches t-digest past ``bound`` values per key.
+    """
     return _spec(
         agg="quantile", on=on, q=q, by=by, window=window, name=name, bound=bound, default=default
     )
