@@ -1,13 +1,14 @@
 """The ``stream-ml`` command.
 
 ``stream-ml run CONFIG`` replays a config's source through its engine, with a progress bar
-(records read of the source's row count, rate and time left) and a final report: metrics with
-served / answered / scored / learned counts per model, the experiment's verdict, drift episodes,
-feature-stage counters, snapshots written (where, last version) and the resume point, elapsed
-time and records per second. ``--json`` prints the same report as one strict JSON object
-(``null`` for a missing or non-finite number, never ``NaN``) whose top-level keys are the same for
-every runtime (``--runtime embedded`` or ``bytewax``). ``stream-ml scenario list`` and
-``stream-ml scenario run NAME`` replay the simulated scenarios.
+(records read of the source's row count, rate and time left) and a final report
+(:mod:`stream_ml.cli_report`): metrics with served / answered / scored / learned counts and ECE
+per model, the worst slices with their intervals, the experiment's verdict, drift episodes and
+slice / calibration alarms, feature-stage counters, snapshots written (where, last version) and
+the resume point, elapsed time and records per second. ``--json`` prints the same report as
+one strict JSON object (``null`` for a missing or non-finite number, never ``NaN``) whose
+top-level keys are the same for every runtime (``--runtime embedded`` or ``bytewax``).
+``stream-ml scenario list`` and ``stream-ml scenario run NAME`` replay the simulated scenarios.
 
 Exit codes:
 
