@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-import schemathesis.specs.openapi.schemas  # imported here, not lazily: see below
+import schemathesis.specs.openapi.object_authorization  # imported here, not lazily: see below
+import schemathesis.specs.openapi.schemas  # the same
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import load_all_checks
 
@@ -28,7 +29,10 @@ def _describe_lambdas_safely() -> None:
     (gh-106905, fixed in 3.11.8): to describe a lambda strategy (a repr, nothing more),
     Hypothesis parses the lambda's module, and that parse, deep in schemathesis's test
     building, can hit the bug. On that error the description is Hypothesis's own fallback.
-    (The OpenAPI loader is imported at the top for the same reason: its import parses source.)"""
+    (The OpenAPI loader and the object-level authorization check's module are imported at the top
+    for the same reason: pytest rewrites schemathesis's modules as a plugin's, and that parses
+    their source; deep in a test, the lazy import failed, and so did the report of the failure,
+    which stopped the whole run with an INTERNALERROR.)"""
     import sys
 
     from hypothesis.internal import lambda_sources
