@@ -251,7 +251,7 @@ def test_run_json_passes_slices_and_calibration_through(tmp_path, cli_env):
 
 
 @needs_slices
-def test_run_lists_the_calibration_alarms(tmp_path, cli_env):
+def test_run_lists_the_calibration_alarms(tmp_path, cli_env, monkeypatch):
     """With ``ece_alarm``: the logistic regression (slow to learn here: ECE about 0.2) alarms,
     the episodes are in the summary and printed with the drift alarms."""
     cfg = region_config(tmp_path, extra="ece_alarm = 0.1\nece_check_every = 200")
@@ -262,7 +262,7 @@ def test_run_lists_the_calibration_alarms(tmp_path, cli_env):
         [e for e in r["models"]["lr"]["calibration"]["alarms"]]
         + [e for e in r["models"]["tree"]["calibration"]["alarms"]]
     )
-    text = _run(["run", cfg], cli_env, tmp_path).stdout
+    text = printed(r, monkeypatch=monkeypatch)  # the table of that same report
     assert "calibration lr:" in text and "calibration alarm lr: events" in text
 
 
