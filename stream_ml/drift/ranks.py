@@ -212,6 +212,8 @@ class ReferenceIndex:
         self.at_code = below[:, (np.arange(self.width) + 1) // 2]  # A at each code position
         self._flat = (np.arange(d) * self.width)[:, None]
         self._below_sq = below.astype(np.float64) ** 2
+        self._gap_sq = np.arange(kmax + 1, dtype=np.float64) ** 2  # k^2 for gap k
+        self._at_m: tuple[int, NDArray[np.int64]] = (0, self.at_code)  # (m, at_code * m)
 
     def codes(self, block: Array) -> NDArray[np.intp]:
         """The codes (d, k) of the values ``block`` (d, k), one row per reference row."""
@@ -240,24 +242,26 @@ class ReferenceIndex:
         n = self.n
         cum = np.cumsum(hist, axis=1)  # window values at or below each code
         if stat == "ks":
-            gap = np.abs(self.at_code * m - cum * n).max(axis=1)
+            if self._at_m[0] != m:
+                self._at_m = (m, self.at_code * m)
+            cum *= n
+            np.subtract(self._at_m[1], cum, out=cum)
+            gap = np.abs(cum, out=cum).max(axis=1)
             if max(n, m) <= _SCIPY_EXACT_MAX:
                 g = math.gcd(n, m)
                 return (gap // g) * 1.0 / ((n // g) * m)
-            return np.abs(self.at_code / n - cum / m).max(axis=1)
+            return np.abs(self.at_code / n - np.cumsum(hist, axis=1) / m).max(axis=1)
         if (n + m) ** 4 >= 2**50 or win is None:
             return None
-        kmax = self.width // 2
-        ks = np.arange(kmax + 1, dtype=np.float64)
         gaps = hist[:, 0::2]  # window values strictly inside gap k = 0..K
         at_atoms = hist[:, 1::2]  # window values equal to atom k = 1..K
-        w_below = cum[:, 0 : 2 * kmax : 2]  # window values below atom k (through gap k - 1)
+        w_below = cum[:, 0:-1:2]  # window values below atom k (through gap k - 1)
         simple = self.tie_free and not at_atoms.any()
         if simple:
             # a reference value's rank - own rank is the window values below it; a window
             # value's, the reference values below it (k inside gap k)
             u_ref = np.einsum("ij,ij->i", w_below, w_below).astype(np.float64)
-            u_win = gaps @ (ks * ks)
+            u_win = gaps @ self._gap_sq
         else:
             c = self.counts.astype(np.float64)
             t = at_atoms.astype(np.float64)
