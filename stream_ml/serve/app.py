@@ -349,15 +349,17 @@ def create_app(
         """Slices of the first metric per model (``[evaluation] slices``): worst first, with
         intervals, events scored and alarm marks, and the alarm episodes; ``configured`` false
         (and nothing else) without slices."""
-        result = await worker.call(lambda e: introspect.slices(e.summary(), model, limit))
+        result = await worker.call(
+            lambda e: introspect.slices({"slices": introspect.engine_slices(e)}, model, limit))
         return JSONResponse(_finite(result))
 
     @app.get("/v1/calibration", response_model=schemas.CalibrationsOut, responses=_ERRORS)
     async def calibration(s: ServeState = Depends(_need("read"))) -> JSONResponse:
         """Per classifier: expected calibration error and the reliability curve over the
         rolling window, and the ECE monitor's threshold and alarm episodes when it is on."""
-        return JSONResponse(_finite(await worker.call(
-            lambda e: introspect.calibration(e.summary()))))  # fmt: skip
+        result = await worker.call(
+            lambda e: introspect.calibration({"models": introspect.engine_models(e)}))
+        return JSONResponse(_finite(result))
 
     @app.get("/v1/experiments", response_model=schemas.ListOut, responses=_ERRORS)
     async def experiments(s: ServeState = Depends(_need("read"))) -> JSONResponse:
