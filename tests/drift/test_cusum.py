@@ -1,8 +1,9 @@
 """The CUSUM bank: calibration to the ERT (i.i.d., 0/1 errors, ties, AR(1)), delay, contract.
 
 Rates are events after calibration / alarms over several fresh detectors (each alarm restarts
-the CUSUMs: a renewal), with 30 references and about 300 alarms per case (relative standard
-error ~6%, plus the spread between references); margins: ±25% (i.i.d.), ±35% (AR(1)).
+the CUSUMs: a renewal), with 24-30 references and about 250-300 alarms per case (relative
+standard error ~6%, plus the spread between references, ~14% in all at 30 references: the
+pooled rate is dominated by the few unlucky ones); margins: ±25% (i.i.d.), ±35% (AR(1)).
 """
 
 from __future__ import annotations
@@ -49,37 +50,41 @@ DRAWS = {
 }
 
 
-#: measured events per alarm / ERT: normal 0.82, errors 1.34, Poisson (see the notes); the
-#: 0/1 errors are conservative beyond the ±25% goal (a second-order effect of calibrating on
-#: the detector's own reference, whose standard deviation is tied to its mean): stated
-MARGINS = {"normal": (0.75, 1.25), "errors p=0.2": (0.75, 1.5),
+#: measured events per alarm / ERT here (30 references, ERT 500): normal 0.85, errors 0.88,
+#: Poisson 1.08; at ERT 1,000 (30 x 10,000) 0.87, 0.84, 1.11. These 30 references are a noisy
+#: sample (the pooled rate is dominated by the few unlucky ones: about ±14% at one standard
+#: error); over 200 references x 10,000 (ERT 1,000): normal 1.03, errors 0.92 (±7%). Before
+#: the live-reference design for ties, the 0/1 errors were at 1.34 (1.40 over 300 references)
+MARGINS = {"normal": (0.75, 1.25), "errors p=0.2": (0.75, 1.25),
            "poisson(2) (ties)": (0.75, 1.25)}
 
 
 @pytest.mark.parametrize("name", list(DRAWS))
 def test_iid_events_per_alarm_is_the_ert(name: str) -> None:
-    epa = events_per_alarm(lambda r: CUSUMDetector(reference_size=200, ert=ERT, seed=r),
-                           DRAWS[name])  # fmt: skip
+    ert = 500.0  # 30 detectors x 5,000 values: ~300 alarms, half the work of ERT 1,000
+    epa = events_per_alarm(lambda r: CUSUMDetector(reference_size=200, ert=ert, seed=r),
+                           DRAWS[name], length=5_000)  # fmt: skip
     lo, hi = MARGINS[name]
-    assert lo * ERT <= epa <= hi * ERT, (name, epa)
+    assert lo * ert <= epa <= hi * ert, (name, epa)
 
 
 def test_ar1_with_the_sieve() -> None:
-    def make(r: int) -> CUSUMDetector:
-        return CUSUMDetector(reference_size=500, ert=ERT, seed=r)
+    ert = 500.0  # 24 detectors x 5,000 values (~240 alarms)
 
-    epa = events_per_alarm(make, lambda g, n: ar1(g, n, 0.5))
-    assert 0.65 * ERT <= epa <= 1.35 * ERT, epa
+    def make(r: int, dependence: str = "auto") -> CUSUMDetector:
+        return CUSUMDetector(reference_size=500, ert=ert, seed=r, n_simulations=800,
+                             dependence=dependence)  # fmt: skip
+
+    epa = events_per_alarm(make, lambda g, n: ar1(g, n, 0.5), refs=24, length=5_000)
+    assert 0.65 * ert <= epa <= 1.35 * ert, epa
     det = make(0)
     for v in ar1(np.random.default_rng(0), 500, 0.5):
         det.update(v)
     assert det.calibration["method"] == "AR(1) sieve"
-    off = CUSUMDetector(reference_size=500, ert=ERT, seed=0, dependence="none")
-    epa_off = events_per_alarm(lambda r: CUSUMDetector(reference_size=500, ert=ERT, seed=r,
-                                                       dependence="none"),
-                               lambda g, n: ar1(g, n, 0.5), refs=10)  # fmt: skip
-    assert epa_off < 0.5 * ERT, epa_off  # without it the dependence multiplies false alarms
-    assert off.dependence == "none"
+    epa_off = events_per_alarm(lambda r: make(r, "none"), lambda g, n: ar1(g, n, 0.5), refs=6,
+                               length=5_000)  # fmt: skip
+    assert epa_off < 0.5 * ert, epa_off  # without it the dependence multiplies false alarms
+    assert make(0, "none").dependence == "none"
 
 
 def test_delay_within_1_5x_of_the_known_shift_cusum() -> None:
@@ -87,8 +92,8 @@ def test_delay_within_1_5x_of_the_known_shift_cusum() -> None:
     for seed in range(12):
         rng = np.random.default_rng(100 + seed)
         pre, post = rng.normal(size=1500), rng.normal(size=500) + 1.0
-        for name, det in (("bank", CUSUMDetector(reference_size=500, ert=2000, seed=seed)),
-                          ("known", CUSUMDetector(reference_size=500, ert=2000, shifts=(1.0,),
+        for name, det in (("bank", CUSUMDetector(reference_size=500, ert=1000, seed=seed)),
+                          ("known", CUSUMDetector(reference_size=500, ert=1000, shifts=(1.0,),
                                                   sides="up", variance=(), seed=seed))):  # fmt: skip
             for v in pre:
                 det.update(v)
