@@ -126,7 +126,10 @@ class BaseRouter:
 
     def reward(self, decision: Decision, reward: float) -> None:
         """Feedback for ``decision``: validated, then the arm learns it. Returns None."""
-        value = self._check_reward(reward)
+        if type(reward) is float and reward - reward == 0.0:  # a finite float: as it is
+            value = reward
+        else:
+            value = self._check_reward(reward)
         self._check_range(value)
         self._claim(decision)
         self.rewards += 1
@@ -138,10 +141,11 @@ class BaseRouter:
 
         The default adds it to the arm's statistics.
         """
-        v = self._check_reward(value)
-        if arm not in self.stats:
+        v = value if type(value) is float and value - value == 0.0 else self._check_reward(value)
+        st = self.stats.get(arm)
+        if st is None:
             self._fail(UnknownArmError(arm))
-        self.stats[arm].update(v)
+        st.update(v)
 
     def pop_events(self) -> list[Promotion]:
         """Promotion / abort events since the last call (the engine forwards them to sinks)."""
@@ -255,7 +259,7 @@ class BaseRouter:
         return Decision(served, answering, propensity, arm, probabilities, seq)
 
     def _claim(self, decision: Decision) -> None:
-        if not isinstance(decision, Decision):
+        if type(decision) is not Decision and not isinstance(decision, Decision):
             self._fail(UnknownDecisionError(-1, f"not a Decision: {type(decision).__name__}"))
         if decision.arm not in self.stats:
             self._fail(UnknownArmError(decision.arm, "decision"))

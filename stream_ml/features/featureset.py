@@ -280,6 +280,27 @@ class FeatureSet:
         ks = table[key] = _KeyState(self._entities[ei])
         return ks
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_plan", None)  # compiled from the rest (transform_one): not state
+        return state
+
+    def _compile(self) -> tuple:
+        """The hot path's view of the plan, per entity: its index, table, single key field (None
+        for a compound key), its groups (the row's single field or None, the row's fields,
+        the features to read) and whether it has targets. Holds no state of its own."""
+        plan = []
+        for ei, ent in enumerate(self._entities):
+            groups = tuple(
+                (fields[0] if len(fields) == 1 else None, fields, tuple(g.feats))
+                for g, fields in zip(ent.groups, self._getters[ei], strict=True)
+            )
+            single = ent.by[0] if len(ent.by) == 1 else None
+            plan.append((ei, self._tables[ei], single, groups, bool(ent.targets), ent))
+        checks = tuple((f, numeric) for f, _, numeric in self._checks)
+        self._plan = (tuple(plan), checks)
+        return self._plan
+
     def transform_one(self, x: dict, ts: Any) -> dict:
         """Return a new dict: ``x`` plus the features at ``ts``; then add the event to the state.
 
@@ -289,14 +310,38 @@ class FeatureSet:
         Raises a :class:`~stream_ml.features.errors.FeatureEventError` (and changes nothing) for
         a missing key or field, a non-numeric value for a numeric aggregate or a bad timestamp.
         """
-        t = self._time(ts)
-        keys = self._keys(x)
-        self._check_fields(x)
+        t = ts if type(ts) is float and ts - ts == 0.0 else self._time(ts)
+        plan, checks = self.__dict__.get("_plan") or self._compile()
+        # validation first (nothing changes before all of it passed): the usual keys (str or
+        # int, one field) and values (finite float or int) are checked here, anything else by
+        # _keys / _check_fields, which name what is wrong
+        keys = []
+        for _, _, single, _, _, _ in plan:
+            k = x.get(single) if single is not None else None
+            tk = type(k)
+            if tk is not str and tk is not int:
+                keys = self._keys(x)
+                break
+            keys.append(k)
+        for field, numeric in checks:
+            v = x.get(field)
+            tv = type(v)
+            if tv is float or tv is int:
+                if not numeric or v - v == 0:
+                    continue
+            elif v is not None and not numeric:
+                continue
+            self._check_fields(x)
+            break
         drop = self._key_fields
         out: dict
         if drop:
             out = keyless = FeatureRow(x)
-            keyless.entity = {f: keyless.pop(f) for f in drop}
+            if len(drop) == 1:
+                f = drop[0]
+                keyless.entity = {f: keyless.pop(f)}
+            else:
+                keyless.entity = {f: keyless.pop(f) for f in drop}
         else:
             out = dict(x)
         G = self._G
@@ -312,25 +357,30 @@ class FeatureSet:
             counts["late_included"] += 1
         elif t < G:
             counts["out_of_order"] += 1
-        for ei, ent in enumerate(self._entities):
-            ks = self._lookup(ei, keys[ei], G)
-            for g, w, fields in zip(ent.groups, ks.windows, self._getters[ei], strict=False):
-                row = (x[fields[0]],) if len(fields) == 1 else tuple([x[f] for f in fields])
+        ttl = self._ttl
+        for (ei, table, _, groups, targets, ent), key in zip(plan, keys, strict=True):
+            ks = table.get(key)
+            if ks is None or (ttl is not None and ks.last < G - ttl):
+                ks = self._lookup(ei, key, G)
+            else:
+                table.move_to_end(key)
+            for (f0, fields, feats), w in zip(groups, ks.windows, strict=True):
+                row = (x[f0],) if f0 is not None else tuple([x[f] for f in fields])
                 states = w.observe(t, row, wm)
-                for name, si, getter, default in g.feats:
+                for name, si, getter, default in feats:
                     v = getter(states[si], t)
                     if v is None:
                         if default is None:
                             continue
                         v = default
                     out[name] = v
-            if ent.targets:
+            if targets:
                 self._read_targets(ent, ks, t, out)
             if t > ks.last:
                 ks.last = t
         if t > G:
             self._G = t
-        if self._ttl is not None:
+        if ttl is not None:
             self._since_sweep += 1
             if self._since_sweep >= _SWEEP_EVERY:
                 self.sweep()

@@ -250,19 +250,29 @@ class RouterStage:
             return
         served_slot = served_answer = None
         stats = router.stats
+        served = decision.served
         for slot, answer in zip(slots, answers):
-            if slot.name == decision.served:
+            if answer is None:
+                if slot.name == served:
+                    served_slot = slot
+                continue
+            name = slot.name
+            if name == served:
                 served_slot, served_answer = slot, answer
                 continue
-            if answer is None:
-                continue
-            r = self.reward_of(slot, answer, label, clicks)
-            if r is None:
-                continue
-            if slot.name in stats:
-                router.record_outcome(slot.name, r)
+            if clicks is None and label is not None and slot.is_classifier:
+                y_pred = answer[0]  # reward_of inlined: the hot path of a classifier
+                if y_pred is None:
+                    continue
+                r = 1.0 if y_pred == label else 0.0
+            else:
+                r = self.reward_of(slot, answer, label, clicks)
+                if r is None:
+                    continue
+            if name in stats:
+                router.record_outcome(name, r)
             else:  # added at run time, not an arm yet: shadow evidence
-                self._shadow_reward(slot.name, r)
+                self._shadow_reward(name, r)
         if decision.arm not in stats:  # the arm left (a promoted challenger): nothing to learn
             getattr(router, "_pending", {}).pop(decision.seq, None)
             return
@@ -340,22 +350,31 @@ def predict_routed(
                     stage.join(s.name)
                     if not s.created:
                         s.created = seq - 1  # added after the engine's last event
-        answering = set(decision.answering)
-        if stage.always:
-            answering.update(stage.always)
+        # a slot answers when the decision names it or it always answers (module docstring)
+        answering, always = decision.answering, stage.always
         served, propensity = decision.served, decision.propensity
     else:
-        decision, answering = None, {s.name for s in slots}
+        decision, answering, always = None, None, frozenset()
         served, propensity = primary, 1.0
     answers: list[Any] = []
-    for slot in slots:
-        if slot.name not in answering:
+    served_i = -1
+    shadow: dict[str, Any] | None = None
+    for i, slot in enumerate(slots):
+        name = slot.name
+        if answering is not None and name not in answering and name not in always:
             answers.append(None)
             continue
         try:
-            answers.append((rank(slot, rows), None) if rows is not None else slot._predict(x))
+            answer = (rank(slot, rows), None) if rows is not None else slot._predict(x)
         except Exception as exc:
-            raise ModelError(slot.name, "predict", exc) from exc
+            raise ModelError(name, "predict", exc) from exc
+        answers.append(answer)
+        if name == served and served_i < 0:
+            served_i = i
+            continue
+        if shadow is None:
+            shadow = {}
+        shadow[name] = answer[0]
     interleaved = None
     if served == INTERLEAVED:
         if rows is None:
@@ -365,13 +384,12 @@ def predict_routed(
         interleaved = stage.interleave(decision, rankings, rng)
         y_pred, proba, version = list(interleaved.items), None, 0
     else:
-        i = next(j for j, s in enumerate(slots) if s.name == served)
-        y_pred, proba = answers[i]
-        version = slots[i].version
-        slots[i].served += 1
-    shadow = {
-        s.name: a[0] for s, a in zip(slots, answers) if a is not None and s.name != served
-    } or None
+        if served_i < 0:  # not among the slots: StopIteration, as before
+            served_i = next(j for j, s in enumerate(slots) if s.name == served)
+        y_pred, proba = answers[served_i]
+        slot = slots[served_i]
+        version = slot.version
+        slot.served += 1
     record = Routed(x, ts, tuple(answers), decision, interleaved, rows)
     return Prediction(id, served, y_pred, proba, key, ts, seq, propensity, version, shadow), record
 
