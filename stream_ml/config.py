@@ -144,6 +144,8 @@ class EvaluationConfig(_Config):
     def _slices(cls, v: list[str]) -> list[str]:
         from stream_ml.evaluation.slices import SliceConfig
 
+        if not v:  # slices = [] is "no slices" (and a dumped config parses again)
+            return v
         try:
             SliceConfig(by=v)
         except ValidationError as exc:
@@ -297,8 +299,21 @@ class EngineConfig(_Config):
         return self
 
     def digest(self) -> str:
-        """SHA-256 of the canonical JSON of this config (snapshots record it)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """SHA-256 of the canonical JSON of this config (snapshots record it).
+
+        Only values that differ from their defaults count, so a release that adds an option
+        (with a default) keeps the digest of every existing config: the same file, the same
+        hash.
+
+        >>> a = parse_config({"models": {"m": {"model": "linear_model.LinearRegression()"}}})
+        >>> b = parse_config({"models": {"m": {"model": "linear_model.LinearRegression()"}},
+        ...                   "evaluation": {"window": 1000}})
+        >>> c = parse_config({**a.model_dump(), "seed": 1})
+        >>> a.digest() == b.digest(), a.digest() == c.digest()
+        (True, False)
+        """
+        blob = json.dumps(self.model_dump(mode="json", exclude_defaults=True), sort_keys=True)
+        blob = blob.encode()
         return hashlib.sha256(blob).hexdigest()
 
 

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from stream_ml import Engine
-from stream_ml.config import load_config
+from stream_ml.config import load_config, parse_config
 from stream_ml.errors import ConfigError, ModelExpressionError
 from stream_ml.models.expr import parse_model
 from tests.conftest import ROOT, SHARED
@@ -129,3 +129,15 @@ def test_the_issue_toml_runs_as_written_from_the_repo_root(cli_env, python):
     for m in s["models"].values():
         assert set(m["metrics"]) == {"Accuracy", "F1"}
         assert 0.6 < m["metrics"]["Accuracy"] < 0.9
+
+
+@pytest.mark.parametrize(
+    "path", sorted(ROOT.glob("examples/*.toml")), ids=lambda p: p.name
+)
+def test_a_dumped_config_parses_again_to_the_same_digest(path) -> None:
+    """Every example config survives model_dump -> parse (as a snapshot's or a card's stored
+    config must), and its digest counts only what differs from the defaults."""
+    cfg = load_config(path)
+    again = parse_config(cfg.model_dump(mode="json"))
+    assert again == cfg and again.digest() == cfg.digest()
+    assert parse_config({**cfg.model_dump(mode="json"), "seed": cfg.seed + 1}).digest() != cfg.digest()
