@@ -71,6 +71,9 @@ def test_slices_panel_and_reliability_curve(serve, browser):  # noqa: F811
     banner = page.locator("#alarms.warn .evaluation").inner_text()
     assert banner.startswith("SLICES / CALIBRATION: ")
     assert "tree region=north" in banner and "lr region=north" in banner
+    now = httpx.get(server.url + "/v1/slices").json()["models"]["tree"]
+    assert (f"tree region=north {now['slices'][0]['value']:.3f} vs overall "
+            f"{now['overall']:.3f} since event ") in banner  # today's values, as the table
     assert f"lr ECE {cal['lr']['ece']:.3f} over 0.100" in banner
     # the alarm records are in the events log
     log = page.inner_text("#events-log")

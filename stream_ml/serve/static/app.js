@@ -300,8 +300,12 @@
 
   function evaluationAlarms() {
     const isOpen = (a) => a.end === null || a.end === undefined;
-    const out = ((state.slices || {}).alarms || []).filter(isOpen)
-      .map((a) => `${a.model} ${a.slice} ${fmt(a.value)} vs overall ${fmt(a.overall)}`);
+    const sl = state.slices || {};
+    const out = (sl.alarms || []).filter(isOpen).map((a) => {  // now, as the table shows it
+      const entry = (sl.models || {})[a.model] || {};
+      const row = (entry.slices || []).find((r) => r.slice === a.slice) || a;
+      return `${a.model} ${a.slice} ${fmt(row.value)} vs overall ${fmt(entry.overall ?? a.overall)} since event ${a.start}`;
+    });
     Object.keys(state.calibration).forEach((m) => {
       const c = state.calibration[m];
       if ((c.alarms || []).some(isOpen)) out.push(`${m} ECE ${fmt(c.ece)} over ${fmt(c.threshold)}`);
