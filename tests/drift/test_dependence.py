@@ -137,3 +137,19 @@ def test_pickle_mid_sieve_calibration_resumes_exactly(dependence: str) -> None:
         assert det._job is not None or cut > 120  # mid-calibration at 120
         twin = pickle.loads(pickle.dumps(det))
         assert head + run(twin, xs[cut:]) == expected
+
+
+def test_ess_factor_is_the_variance_inflation_of_the_empirical_cdf() -> None:
+    # the effective-sample-size factor (no simulation): on AR(1) 0.5 the variance of a window's
+    # empirical CDF at the median is f times the i.i.d. one; f estimated from references of 500
+    from stream_ml.drift.dependence import ar1_uniforms, ess_factor
+
+    rng = np.random.default_rng(11)
+    u, _ = ar1_uniforms(rng, np.full(4000, 0.5), (4000, 400))
+    inflation = np.var((u <= 0.5).mean(axis=1)) / (0.25 / 400)
+    k = np.arange(1, 400)
+    exact = 1 + 2 * np.sum((1 - k / 400) * (2 / np.pi) * np.arcsin(0.5**k))
+    assert abs(inflation / exact - 1) < 0.06, (inflation, exact)
+    f = ess_factor(np.stack([ar1(rng, 500, 0.5) for _ in range(40)]))
+    assert abs(np.mean(f) / exact - 1) < 0.1, (np.mean(f), exact)
+    assert np.all(ess_factor(rng.normal(size=(40, 500))) < 1.3)
