@@ -1,6 +1,6 @@
 """The batched hot path of the rank detectors (drift-cost): values kept in a list and written per
 check, window values coded once against the fixed reference, statistics read from the codes'
-histogram. What must not change: every check's statistic equals scipy's (ties of every kind
+histogram (or, for CvM checked at every value, running exact sums). What must not change: every check's statistic equals scipy's (ties of every kind
 included), bad values raise, pickles resume exactly, and the monitor's fast path skips what
 the careful path skips."""
 
@@ -26,6 +26,10 @@ def _stream(kind: str, rng: np.random.Generator, n: int, d: int) -> np.ndarray:
         return np.round(rng.normal(size=(n, d)), 1)
     if kind == "counts":
         return rng.poisson(3.0, size=(n, d)).astype(float)
+    if kind == "repeats":  # ties between window values only (never equal to a reference one)
+        x = rng.normal(size=(n, d))
+        x[60:] = np.round(x[60:], 1) + 0.05
+        return x
     x = rng.normal(size=(n, d))  # a stuck sensor: one value repeated in the window
     x[n // 2 :: 3] = x[n // 2]
     x[n // 2 + 1 :: 7] = x[3]  # and a reference value repeated after it
@@ -33,10 +37,10 @@ def _stream(kind: str, rng: np.random.Generator, n: int, d: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("cls", [KSDetector, CvMDetector])
-@pytest.mark.parametrize("kind", ["continuous", "rounded", "counts", "stuck"])
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "counts", "stuck", "repeats"])
 @pytest.mark.parametrize("check_every", [1, 7, 45])
 def test_every_check_equals_scipy(cls: type, kind: str, check_every: int) -> None:
-    rng = np.random.default_rng([["continuous", "rounded", "counts", "stuck"].index(kind),
+    rng = np.random.default_rng([["continuous", "rounded", "counts", "stuck", "repeats"].index(kind),
                                  check_every])  # fmt: skip
     d, n, m = 2, 60, 30
     x = _stream(kind, rng, 420, d)
@@ -117,13 +121,16 @@ def test_a_bad_value_raises_and_is_not_counted() -> None:
 
 
 @pytest.mark.parametrize("cls", [KSDetector, CvMDetector])
-def test_pickle_and_copy_mid_window_resume_exactly(cls: type) -> None:
+@pytest.mark.parametrize("check_every", [1, 5])
+def test_pickle_and_copy_mid_window_resume_exactly(cls: type, check_every: int) -> None:
     rng = np.random.default_rng(2)
-    x = np.round(rng.normal(size=(900, 3)), 1)
-    det = cls(n_features=3, reference_size=100, window_size=50, check_every=9, ert=3000)
+    x = rng.normal(size=(900, 3))
+    x[::4] = np.round(x[::4], 1)  # some ties
+    det = cls(n_features=3, reference_size=100, window_size=50, check_every=check_every,
+              threshold=0.9)  # fmt: skip
     for row in x[:333]:
         det.update(row)
-    assert det._pending  # mid-way between checks
+    assert det._pending or check_every == 1  # mid-way between checks
     twins = [pickle.loads(pickle.dumps(det)), copy.deepcopy(det)]
     out: list[list[tuple[float, ...]]] = [[], [], []]
     for row in x[333:]:
@@ -139,7 +146,7 @@ def test_a_detector_pickled_before_batching_loads() -> None:
     """A pickle from before batching has no pending list nor codes: they are rebuilt."""
     rng = np.random.default_rng(3)
     x = rng.normal(size=(700, 2))
-    a = CvMDetector(n_features=2, reference_size=100, window_size=40, check_every=10, ert=2000)
+    a = CvMDetector(n_features=2, reference_size=100, window_size=50, check_every=5, ert=2000)
     for row in x[:300]:  # 300 - 100 = 200 window values: a check was the last event
         a.update(row)
     assert not a._pending
@@ -178,3 +185,28 @@ def test_the_monitors_fast_path_skips_what_the_careful_path_skips() -> None:
     assert det.n_events == 3
     assert [list(map(float, v)) for v in det._pending] == [[1.0, 2.0], [1.0, 2.5], [1e308, 1e308]]
     assert mon.skipped == {"a": 6, "b": 2}
+
+
+def test_running_cvm_follows_the_histogram_through_ties_and_restarts() -> None:
+    """check_every = 1: the running sums against the histogram kernel at every check, through
+    window ties, values equal to reference values (the sums are dropped, then rebuilt), alarms
+    (restarts) and a new reference."""
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(3000, 2))
+    x[400:900] = np.round(x[400:900], 1) + 0.05  # window ties
+    x[1000:1100:9] = x[5]  # equal to reference values
+    x[1500:] += 0.8  # alarms
+    det = CvMDetector(n_features=2, reference_size=120, window_size=60, check_every=1,
+                      threshold=1.5)  # fmt: skip
+    assert det._running is None  # until the reference is in
+    used = 0
+    for i, row in enumerate(x):
+        det.update(row)
+        if i == 2200:
+            det.reset_reference(rng.normal(size=(120, 2)))
+        if det.n_checks and det.state.window_end == i + 1:
+            index, codes = det._index, det._codes
+            want = index.statistics(index.histogram(codes), 60, "cvm", det._buf, codes)
+            assert list(det.state.statistics) == want.tolist()
+            used += det._running is not None and det._running.ok
+    assert det.n_alarms >= 3 and used > 1000

@@ -34,7 +34,7 @@ from stream_ml.drift.dependence import (
     serially_correlated,
 )  # fmt: skip
 from stream_ml.drift.rank_segments import RankSegments, has_ties
-from stream_ml.drift.ranks import ReferenceIndex, merged_statistics
+from stream_ml.drift.ranks import ReferenceIndex, RunningCvM, merged_statistics
 from stream_ml.drift.segments import Segments
 
 __all__ = ["RankDetector"]
@@ -49,6 +49,7 @@ class RankDetector(WindowedDetector):
     _stat = "ks"
 
     _index: ReferenceIndex | None = None
+    _running: RunningCvM | None = None
 
     def _prepare(self, ref: Array) -> Array:
         return np.sort(ref, axis=1)
@@ -67,6 +68,39 @@ class RankDetector(WindowedDetector):
             return
         self._index = ReferenceIndex(self._prepared)
         self._codes = np.zeros((self.n_features, self._cap), dtype=np.intp)
+        # a check at every value: CvM kept up to date value by value (exact integer sums)
+        small = (self.reference_size + self.window_size) ** 4 < 2**50
+        self._running = (RunningCvM(self._index, self.window_size)
+                         if self._stat == "cvm" and self.check_every == 1 and small
+                         and self._index.tie_free else None)  # fmt: skip
+
+    def _restart(self) -> None:
+        super()._restart()
+        if self._running is not None:
+            self._running.ok = False
+
+    def _flush(self) -> None:
+        run = self._running
+        if run is None or not run.ok or len(self._pending) != 1 or self._count <= self._cap:
+            if run is not None:
+                run.ok = False
+            super()._flush()
+            return
+        # one value replaces the oldest of a full window: update the running sums
+        v = self._pending[0]
+        self._pending = []
+        pos = self._pos
+        buf = self._buf
+        old = buf[:, pos].tolist()
+        try:
+            buf[:, pos] = v  # converts (or refuses) as a block write would
+        except (TypeError, ValueError) as e:
+            self._count -= 1
+            run.ok = False
+            raise self._bad_value((v, e)) from e
+        new = buf[:, pos].tolist()
+        self._codes[:, pos] = run.replace(self._codes, pos, old, new)
+        self._pos = pos + 1 if pos + 1 < self._cap else 0
 
     def _written(self, start: int, block: Array) -> None:
         index = self._index
@@ -78,6 +112,9 @@ class RankDetector(WindowedDetector):
         if index is None or self.reference != "fixed":
             return self._statistics(prepared, win)
         codes = self._codes
+        run = self._running
+        if run is not None and (run.ok or run.rebuild(codes, win)):
+            return run.statistics()
         out = index.statistics(index.histogram(codes), self.window_size, self._stat, win, codes)
         return self._statistics(prepared, win) if out is None else out
 

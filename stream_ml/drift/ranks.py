@@ -32,12 +32,15 @@ Smirnov two-sample test. Arkiv för Matematik 3.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["ReferenceIndex", "atom_statistics", "merged_statistics", "slot_statistics"]
+__all__ = [
+    "ReferenceIndex", "RunningCvM", "atom_statistics", "merged_statistics", "slot_statistics",
+]  # fmt: skip
 
 Array = NDArray[np.float64]
 _SCIPY_EXACT_MAX = 10_000
@@ -304,3 +307,98 @@ def _window_ties(win: Array, codes: NDArray[np.intp] | None) -> Array:
         t = t[t > 1].astype(np.float64)
         out[f] = float(((t * t * t - t) / 12.0).sum())
     return out
+
+
+class RunningCvM:
+    """CvM of a window against a tie-free fixed reference, updated one value at a time.
+
+    For ``check_every = 1``: each update replaces the oldest window value by the new one, and
+    the statistic follows from sums kept as exact integers, per row: ``u_win`` (the sum of the
+    window values' squared slots, ``slot`` = reference values below), ``u_ref`` (the sum over
+    reference values of the squared number of window values below) and ``t12`` (the sum of
+    ``t^3 - t`` over tie groups of window values). A value entering with slot ``s`` adds one to
+    the count below every reference value above it, so ``u_ref`` grows by ``2 S + (n - s)``
+    with ``S = sum_w (n - max(s, slot_w))`` (one ``np.maximum`` over the window's codes); a
+    value leaving takes ``2 S - (n - s)`` away. Then ``u = n u_ref + m (u_win + t12 / 12)``,
+    exact, so the statistic is the one :meth:`ReferenceIndex.statistics` (and scipy) gives.
+    The state holds only while no window value equals a reference value (odd code) and none is
+    NaN; the detector rebuilds it from its rings (:meth:`rebuild`) or uses the histogram.
+    """
+
+    def __init__(self, index: ReferenceIndex, m: int) -> None:
+        self.n, self.m = index.n, m
+        self.atoms = [a.tolist() for a in index.atoms]
+        d = len(self.atoms)
+        self.u_ref = [0] * d
+        self.u_win = [0] * d
+        self.t12 = [0] * d
+        self.counts: list[dict[float, int]] = [{} for _ in range(d)]
+        self.ok = False
+
+    def code(self, f: int, v: float) -> int:
+        """The code of value ``v`` in row ``f`` (as :meth:`ReferenceIndex.codes`)."""
+        atoms = self.atoms[f]
+        hi = bisect.bisect_right(atoms, v)
+        return 2 * hi - (1 if hi and atoms[hi - 1] == v else 0)
+
+    def rebuild(self, codes: NDArray[np.intp], win: Array) -> bool:
+        """The sums of the window (codes and values (d, m)); False if the state cannot hold."""
+        if (codes & 1).any() or np.isnan(win).any():
+            self.ok = False
+            return False
+        slots = codes >> 1
+        n = self.n
+        for f in range(len(self.atoms)):
+            below = np.cumsum(np.bincount(slots[f], minlength=n + 1))[:n]
+            self.u_ref[f] = int(below @ below)
+            self.u_win[f] = int(slots[f] @ slots[f])
+            counts: dict[float, int] = {}
+            for v in win[f].tolist():
+                counts[v] = counts.get(v, 0) + 1
+            self.counts[f] = counts
+            self.t12[f] = sum(t * t * t - t for t in counts.values() if t > 1)
+        self.ok = True
+        return True
+
+    def replace(self, codes: NDArray[np.intp], pos: int, old: list[float],
+                new: list[float]) -> list[int] | None:  # fmt: skip
+        """Replace ring position ``pos`` (values ``old``) by ``new``; their codes (None: lost).
+
+        ``codes`` is the ring of codes before the write; the caller writes the new codes.
+        """
+        d = len(new)
+        nc = [self.code(f, new[f]) for f in range(d)]
+        if any(c & 1 for c in nc) or any(v != v for v in new):
+            self.ok = False
+            return nc
+        oc = codes[:, pos].tolist()
+        q = np.empty((d, 1, 2), dtype=np.intp)
+        q[:, 0, 0], q[:, 0, 1] = oc, nc
+        tops = np.maximum(codes[:, :, None], q).sum(axis=1).tolist()  # sums of max codes
+        n, m = self.n, self.m
+        for f in range(d):
+            so, sn = oc[f] >> 1, nc[f] >> 1
+            s_old = n * m - tops[f][0] // 2
+            self.u_ref[f] -= 2 * s_old - (n - so)
+            self.u_win[f] -= so * so
+            s_new = n * m - tops[f][1] // 2 - (n - max(sn, so))
+            self.u_ref[f] += 2 * s_new + (n - sn)
+            self.u_win[f] += sn * sn
+            counts = self.counts[f]
+            t = counts[old[f]]
+            self.t12[f] -= 3 * t * t - 3 * t
+            if t == 1:
+                del counts[old[f]]
+            else:
+                counts[old[f]] = t - 1
+            t = counts.get(new[f], 0)
+            self.t12[f] += 3 * t * t + 3 * t
+            counts[new[f]] = t + 1
+        return nc
+
+    def statistics(self) -> Array:
+        n, m = self.n, self.m
+        k, big_n = n * m, n + m
+        c = (4 * k - 1) / (6 * big_n)
+        return np.array([(12 * n * ur + m * (12 * uw + t)) / 12 / (k * big_n) - c
+                         for ur, uw, t in zip(self.u_ref, self.u_win, self.t12, strict=True)])
