@@ -79,10 +79,17 @@ class Prequential:
         self.__dict__.update(state)
 
     def update(self, y: Any, y_pred: Any, proba: Any) -> None:
-        """Score one labelled prediction (label ``y_pred``, probabilities ``proba`` or None)."""
+        """Score one labelled prediction (label ``y_pred``, probabilities ``proba`` or None).
+
+        A non-answer (``y_pred`` None and no probabilities: a model that has not learned yet)
+        is not scored, as in River's ``progressive_val_score``: not counted in ``n``, not in the
+        rolling window.
+        """
         if y_pred is not None:
             for upd in self._label_updates:
                 upd(y, y_pred)
+        elif not proba:
+            return
         if proba:
             for upd in self._proba_updates:
                 upd(y, proba)
