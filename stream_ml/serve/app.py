@@ -171,45 +171,6 @@ class HostGuard:
             await send({"type": "websocket.close", "code": 1008, "reason": "host"})
 
 
-class _SummaryOnce:
-    """The engine, with ``summary()`` computed once and kept (:func:`_with_evaluation`)."""
-
-    def __init__(self, engine: Any) -> None:
-        self._engine, self._summary = engine, None
-
-    def summary(self) -> Any:
-        if self._summary is None:
-            self._summary = self._engine.summary()
-        return self._summary
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._engine, name)
-
-
-def _with_evaluation(worker: EngineWorker) -> None:
-    """Make the worker's metrics update carry ``slices`` and each model's ``calibration``
-    (for /metrics and the dashboard) when it does not yet: the same summary, computed once.
-    A no-op once :meth:`EngineWorker.snapshot` carries them itself (requested in
-    notes/surfaces-requests.md)."""
-    base = worker.snapshot
-
-    def snapshot(engine: Any) -> dict[str, Any]:
-        once = _SummaryOnce(engine)
-        data = base(once)
-        s = once.summary()
-        if "slices" not in data:
-            data["slices"] = _finite(s.get("slices"))
-            worker.cached["slices"] = data["slices"]
-        for name, m in (data.get("models") or {}).items():
-            if "calibration" not in m:
-                cal = ((s.get("models") or {}).get(name) or {}).get("calibration")
-                if cal is not None:
-                    m["calibration"] = _finite(cal)
-        return data
-
-    worker.snapshot = snapshot  # type: ignore[method-assign]
-
-
 def create_app(
     engine: Any,
     settings: ServeSettings | None = None,
@@ -243,7 +204,6 @@ def create_app(
     worker = EngineWorker(engine, settings, metrics, hub, clock=clock, wall_clock=wall_clock,
                           sinks=list(sinks), resume=resume)  # fmt: skip
     holder["worker"] = worker
-    _with_evaluation(worker)
     st = ServeState(engine, settings, worker, hub, metrics, clock, wall_clock)
 
     @asynccontextmanager

@@ -53,7 +53,7 @@ from stream_ml.errors import StreamMLError
 from stream_ml.events import ErrorRecord, Feedback, Observation, Prediction
 from stream_ml.runtime.driver import Driver, as_dict
 from stream_ml.serve import introspect
-from stream_ml.serve.feed import FeedHub
+from stream_ml.serve.feed import FeedHub, _finite
 from stream_ml.serve.metrics import ServeMetrics
 from stream_ml.serve.schemas import InputSchema
 from stream_ml.serve.settings import ServeSettings
@@ -415,7 +415,11 @@ class EngineWorker:
             "events": s.get("events"),
             "feedback": s.get("feedback"),
             "models": {
-                k: {kk: v.get(kk) for kk in ("metrics", "rolling", "role", "scored", "version")}
+                k: {
+                    kk: _finite(v[kk]) if kk == "calibration" else v.get(kk)
+                    for kk in ("metrics", "rolling", "role", "scored", "version", "calibration")
+                    if kk != "calibration" or v.get(kk) is not None  # classifiers only
+                }
                 for k, v in (s.get("models") or {}).items()
             },
             "traffic": {k: v / total for k, v in self.served.items()} if total else {},
@@ -425,6 +429,7 @@ class EngineWorker:
             "errors": {"total": s["errors"]["total"], "by_code": s["errors"]["by_code"]},
             "drift": introspect.drift(engine),
             "features": introspect.features(engine),  # None without a feature set
+            "slices": _finite(s.get("slices")),  # None without [evaluation] slices
             "alarms": {f"{d}/{f}": n for (d, f), n in self.alarms.items()},
         }
         data["snapshot"], age = self._latest_snapshot(engine)
