@@ -187,23 +187,24 @@ def test_the_monitors_fast_path_skips_what_the_careful_path_skips() -> None:
     assert mon.skipped == {"a": 6, "b": 2}
 
 
-def test_running_cvm_follows_the_histogram_through_ties_and_restarts() -> None:
+@pytest.mark.parametrize("d", [1, 2])
+def test_running_cvm_follows_the_histogram_through_ties_and_restarts(d: int) -> None:
     """check_every = 1: the running sums against the histogram kernel at every check, through
     window ties, values equal to reference values (the sums are dropped, then rebuilt), alarms
     (restarts) and a new reference."""
     rng = np.random.default_rng(9)
-    x = rng.normal(size=(3000, 2))
+    x = rng.normal(size=(3000, d))
     x[400:900] = np.round(x[400:900], 1) + 0.05  # window ties
     x[1000:1100:9] = x[5]  # equal to reference values
     x[1500:] += 0.8  # alarms
-    det = CvMDetector(n_features=2, reference_size=120, window_size=60, check_every=1,
+    det = CvMDetector(n_features=d, reference_size=120, window_size=60, check_every=1,
                       threshold=1.5)  # fmt: skip
     assert det._running is None  # until the reference is in
     used = 0
     for i, row in enumerate(x):
-        det.update(row)
+        det.update(row if d > 1 else float(row[0]))
         if i == 2200:
-            det.reset_reference(rng.normal(size=(120, 2)))
+            det.reset_reference(rng.normal(size=(120, d)))
         if det.n_checks and det.state.window_end == i + 1:
             index, codes = det._index, det._codes
             want = index.statistics(index.histogram(codes), 60, "cvm", det._buf, codes)

@@ -372,9 +372,13 @@ class RunningCvM:
             self.ok = False
             return nc
         oc = codes[:, pos].tolist()
-        q = np.empty((d, 1, 2), dtype=np.intp)
-        q[:, 0, 0], q[:, 0, 1] = oc, nc
-        tops = np.maximum(codes[:, :, None], q).sum(axis=1).tolist()  # sums of max codes
+        if d == 1:  # sums of the larger code, with the leaving and the entering value's
+            row = codes[0]
+            tops = [[int(np.maximum(row, oc[0]).sum()), int(np.maximum(row, nc[0]).sum())]]
+        else:
+            q = np.empty((d, 1, 2), dtype=np.intp)
+            q[:, 0, 0], q[:, 0, 1] = oc, nc
+            tops = np.maximum(codes[:, :, None], q).sum(axis=1).tolist()
         n, m = self.n, self.m
         for f in range(d):
             so, sn = oc[f] >> 1, nc[f] >> 1
