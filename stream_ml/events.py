@@ -151,13 +151,14 @@ def _quick_ts(v: Any) -> Any:
     return False
 
 
-def _quick(data: dict) -> Observation | Feedback | None:
-    """The message pydantic would validate ``data`` into, built without it, for the plain
-    shapes of a trusted source (exact types: str ids and keys of at most 256 characters, a
-    finite float or int ``ts``, a dict of str to float, int, bool, str or None features (finite
+def quick_fields(data: dict) -> tuple[Any, ...] | None:
+    """The fields pydantic would validate ``data`` into, checked by hand, for the plain shapes
+    of a trusted source (exact types: str ids and keys of at most 256 characters, a finite
+    float or int ``ts``, a dict of str to float, int, bool, str or None features (finite
     floats) and no candidates; a bool, int, float or str label, a float or int reward and no
-    clicks). None for anything else: pydantic validates it (and names what is wrong). The
-    result equals pydantic's (same fields, same values, same ``model_fields_set``)."""
+    clicks): ``("observation", id, key, ts, features)`` (``features`` a new dict) or
+    ``("feedback", id, key, ts, label, reward)``; None for anything else (pydantic validates
+    it, and names what is wrong)."""
     kind = data.get("kind", _OBS_FIELDS)
     if kind is _OBS_FIELDS:
         kind = "observation" if "features" in data else "feedback"
@@ -188,10 +189,8 @@ def _quick(data: dict) -> Observation | Feedback | None:
                 return None
             if type(k) is not str:
                 return None
-        obj = _new(Observation)
-        _set(obj, "__dict__", {"kind": kind, "id": id, "key": key, "ts": ts,
-                               "features": dict(features), "candidates": None})  # fmt: skip
-    elif kind == "feedback":
+        return ("observation", id, key, ts, dict(features))
+    if kind == "feedback":
         if id is None or not _FB_FIELDS.issuperset(data) or get("clicks") is not None:
             return None
         label = get("label")
@@ -204,11 +203,25 @@ def _quick(data: dict) -> Observation | Feedback | None:
                 reward = float(reward)
             elif tr is not float:
                 return None
-        obj = _new(Feedback)
-        _set(obj, "__dict__", {"kind": kind, "id": id, "key": key, "label": label,
-                               "reward": reward, "clicks": None, "ts": ts})  # fmt: skip
-    else:
+        return ("feedback", id, key, ts, label, reward)
+    return None
+
+
+def _quick(data: dict) -> Observation | Feedback | None:
+    """The message pydantic would validate ``data`` into, built without it (from
+    :func:`quick_fields`; None: not a plain shape). It equals pydantic's (same fields, same
+    values, same ``model_fields_set``)."""
+    q = quick_fields(data)
+    if q is None:
         return None
+    if q[0] == "observation":
+        obj = _new(Observation)
+        _set(obj, "__dict__", {"kind": "observation", "id": q[1], "key": q[2], "ts": q[3],
+                               "features": q[4], "candidates": None})  # fmt: skip
+    else:
+        obj = _new(Feedback)
+        _set(obj, "__dict__", {"kind": "feedback", "id": q[1], "key": q[2], "label": q[4],
+                               "reward": q[5], "clicks": None, "ts": q[3]})  # fmt: skip
     _set(obj, "__pydantic_fields_set__", set(data))
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)
