@@ -211,3 +211,30 @@ def test_running_cvm_follows_the_histogram_through_ties_and_restarts(d: int) -> 
             assert list(det.state.statistics) == want.tolist()
             used += det._running is not None and det._running.ok
     assert det.n_alarms >= 3 and used > 1000
+
+
+@pytest.mark.parametrize("cls", [KSDetector, CvMDetector])
+def test_dependence_ess_scales_the_distribution_free_threshold(cls: type) -> None:
+    """dependence = "ess" (drift-calibration's request): no job, the uniform threshold times
+    the reference's effective-sample-size factor (CvM) or its square root (KS) when the
+    lag-1 test fires, the uniform one on i.i.d. data."""
+    from stream_ml.drift.dependence import ess_factor
+
+    rng = np.random.default_rng(0)
+    e = rng.normal(size=800)
+    ar = np.empty(800)
+    ar[0] = e[0]
+    for t in range(1, 800):
+        ar[t] = 0.5 * ar[t - 1] + e[t]
+    kw = {"reference_size": 500, "window_size": 200, "check_every": 20, "ert": 10_000.0}
+    for x, fires in ((ar, True), (e, False)):
+        ess, none = cls(dependence="ess", **kw), cls(dependence="none", **kw)
+        for v in x[:500]:
+            ess.update(v)
+            none.update(v)
+        assert ess._job is None and ess.calibrated
+        f = float(ess_factor(x[None, :500])[0]) if fires else 1.0
+        scale = f if cls is CvMDetector else np.sqrt(f)
+        assert ess.calibration["dependence"]["factor"] == f
+        assert ess.threshold == pytest.approx(none.threshold * scale, rel=1e-12)
+        assert (ess.threshold > none.threshold) == fires

@@ -113,8 +113,8 @@ class WindowedDetector:
             raise ConfigError(f"{len(fields)} field names for {n_features} features")
         if reference not in ("fixed", "lagged"):
             raise ConfigError(f"unknown reference policy {reference!r}")
-        if dependence not in ("auto", "none", "ar1", "block"):
-            raise ConfigError(f"dependence must be 'auto', 'none', 'ar1' or 'block', "
+        if dependence not in ("auto", "none", "ar1", "block", "ess"):
+            raise ConfigError(f"dependence must be 'auto', 'none', 'ar1', 'block' or 'ess', "
                               f"not {dependence!r}")  # fmt: skip
         if block_size is not None and block_size < 1:
             raise ConfigError("block_size must be at least 1")

@@ -30,6 +30,7 @@ from stream_ml.drift.base import WindowedDetector
 from stream_ml.drift.dependence import (
     ar1_coefficient,
     block_length,
+    ess_factor,
     lag1,
     serially_correlated,
 )  # fmt: skip
@@ -148,6 +149,24 @@ class RankDetector(WindowedDetector):
         if not self._dependent(pool) or self.dependence == "block":
             return None
         return ar1_coefficient(pool)
+
+    def _calibrate(self, pool: Array) -> None:
+        """``dependence = "ess"``: the distribution-free threshold scaled by the reference's
+        effective-sample-size factor (:func:`~stream_ml.drift.dependence.ess_factor`, only when
+        the lag-1 test fires), no job; a CvM reference with ties still gets its bootstrap."""
+        if (self.dependence != "ess" or self._fixed_threshold is not None
+                or self.calibration_method == "bootstrap" or not self._conservative(pool)):
+            super()._calibrate(pool)
+            return
+        assert self._uniform is not None
+        f = float(np.max(ess_factor(pool))) if serially_correlated(pool) else 1.0
+        c = self._uniform["threshold"] * (f if self._stat == "cvm" else math.sqrt(f))
+        self._job = None
+        self.threshold = c
+        dependence = {"lag1": float(np.max(lag1(pool))), "method": "effective sample size",
+                      "factor": f}  # fmt: skip
+        self.calibration = {**self._uniform, "threshold": c, "status": "calibrated",
+                            "since": self.n_events, "dependence": dependence}  # fmt: skip
 
     def _method(self, pool: Array) -> str:
         if self.calibration_method != "auto":
