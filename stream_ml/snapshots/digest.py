@@ -40,6 +40,7 @@ __all__ = ["StateDigestError", "state_digest"]
 
 _NAN = struct.pack(">d", math.nan)
 _LEN = struct.Struct(">Q")
+_DOUBLE = struct.Struct(">d").pack
 _NAMED = (type, types.FunctionType, types.BuiltinFunctionType)
 
 
@@ -72,6 +73,10 @@ def _name(obj: Any) -> bytes:
     if qual is None:
         raise StateDigestError(f"cannot name {obj!r} for the state digest")
     return f"{module}:{qual}".encode()
+
+
+def _first(kv: tuple[bytes, Any]) -> bytes:
+    return kv[0]
 
 
 class _Encoder:
@@ -119,12 +124,16 @@ class _Encoder:
             self.keep.append(obj)
         if t is list or t is tuple:
             out += (b"l" if t is list else b"t", _LEN.pack(len(obj)))
+            walk = self._walk
             for item in obj:
-                self._walk(item, out)
+                if type(item) is float:  # the usual item (what _walk does with it)
+                    out += (b"f", _NAN if item != item else _DOUBLE(item))
+                else:
+                    walk(item, out)
         elif t is dict:
             self._mapping(b"d", obj, out)
         elif t is set or t is frozenset:
-            items = sorted(_Encoder(self.ignore).encode(x) for x in obj)
+            items = sorted(map(self._key, obj))
             out += (b"S" if t is set else b"Z", _LEN.pack(len(items)), *items)
         elif t.__module__ == "numpy" and t.__name__ == "ndarray" and obj.dtype != object:
             self._bytes(b"a", f"{obj.dtype.str}{obj.shape}".encode(), out)
@@ -134,14 +143,26 @@ class _Encoder:
         else:
             self._reduced(obj, out)
 
+    def _key(self, k: Any) -> bytes:
+        """The encoding of a dict key or set element on its own (a fresh encoder: no
+        back-references into the rest); str and int keys, the usual ones, directly."""
+        t = type(k)
+        if t is str:
+            data = k.encode("utf-8", "surrogatepass")
+            return b"s" + _LEN.pack(len(data)) + data
+        if t is int:
+            data = str(k).encode()
+            return b"i" + _LEN.pack(len(data)) + data
+        return _Encoder(self.ignore).encode(k)
+
     def _mapping(self, tag: bytes, obj: dict[Any, Any], out: list[bytes]) -> None:
-        keyed = sorted(
-            ((_Encoder(self.ignore).encode(k), v) for k, v in obj.items()), key=lambda kv: kv[0]
-        )
+        key = self._key
+        keyed = sorted(((key(k), v) for k, v in obj.items()), key=_first)
         out += (tag, _LEN.pack(len(keyed)))
+        walk = self._walk
         for k, v in keyed:
             out.append(k)
-            self._walk(v, out)
+            walk(v, out)
 
     def _reduced(self, obj: Any, out: list[bytes]) -> None:
         try:
