@@ -183,6 +183,25 @@ class CsvSource:
                 yield row.get(name) or ""
 
 
+_SCAN = json.JSONDecoder().scan_once  # the C scanner behind json.loads
+_JSON_SPACE = " \t\n\r"
+
+
+def _object(line: str) -> Any:
+    """``json.loads(line)`` for a line that starts with ``{`` (the C scanner, without
+    ``loads``'s Python layers); any other line, or one the scanner refuses, goes through
+    ``json.loads`` itself (the same value, or the same error)."""
+    if line[:1] == "{":
+        try:
+            record, end = _SCAN(line, 0)
+        except (StopIteration, ValueError):
+            pass
+        else:
+            if end == len(line) or not line[end:].strip(_JSON_SPACE):
+                return record
+    return json.loads(line)
+
+
 class JsonlSource:
     """JSON objects, one per line. A line that is not a JSON object is yielded as an error.
 
@@ -229,8 +248,8 @@ class JsonlSource:
                 if offset < start:
                     continue
                 try:
-                    record = json.loads(line)
-                    if not isinstance(record, dict):
+                    record = _object(line)
+                    if type(record) is not dict:
                         raise ValueError(f"a JSON {type(record).__name__}, not an object")
                 except ValueError as exc:
                     yield offset, MalformedMessageError(None, f"not a JSON object: {exc}")
