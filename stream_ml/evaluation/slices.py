@@ -510,6 +510,10 @@ class SliceStage:
 
     def _fold(self, dim: _Dim, value: str, seq: int) -> None:
         for name, cell in dim.tracked.pop(value).items():
+            ep = self.open.pop((name, value), None)  # before anything else: every fold ends it
+            if ep is not None:
+                ep["end"] = seq
+                ep["reason"] = "folded into other"
             other = dim.other.get(name)
             if other is None:
                 dim.other[name] = cell
@@ -517,10 +521,6 @@ class SliceStage:
             if cell.metric is not None and not _merge_metric(other.metric, cell.metric):
                 dim.unmerged += cell.n
             other.absorb(cell)
-            ep = self.open.pop((name, value), None)
-            if ep is not None:
-                ep["end"] = seq
-                ep["reason"] = "folded into other"
 
     def check(self, slots: Sequence[Any], seq: int) -> list[dict[str, Any]]:
         """The heavy-hitter refresh, the buckets' rotation when due, then the alarm check of

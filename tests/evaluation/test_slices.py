@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from river import compose, linear_model, preprocessing
+from river import base, compose, linear_model, preprocessing
 
 from stream_ml import Engine
 from stream_ml.config import load_config, parse_config
@@ -370,3 +370,59 @@ def test_snapshot_store_round_trip_on_weather(tmp_path) -> None:
     s = c.summary()["slices"]["models"]["lr"]["slices"]
     assert sum(r["n"] for r in s if r["by"] == "key") == 4990
     assert [r["slice"] for r in s if r["by"] == "key"][-1] == "other:key"  # 7 keys, 3 tracked
+
+
+class _Rule(base.Classifier):
+    """Says True with confidence 0.9 (a real River classifier that learns nothing)."""
+
+    def learn_one(self, x: dict, y: bool) -> None:
+        pass
+
+    def predict_proba_one(self, x: dict) -> dict:
+        return {True: 0.9, False: 0.1}
+
+
+def test_folded_slice_closes_its_episode_when_other_has_no_cell_for_the_model() -> None:
+    """A/B by key (review B1): model b has an alarm on one of its keys; then a key only model a
+    serves becomes heavy and b's alarmed key is folded into ``other``, which has no cell for b
+    yet. The episode ends at the fold (it used to stay open forever, and ``open`` grew)."""
+    eng = Engine(
+        {"a": _Rule(), "b": _Rule()},
+        router={"kind": "ab", "name": "exp"},
+        slices={"by": ["key"], "top": 3, "min_n": 20, "check_every": 10, "window": 0},
+    )
+    ka, kb = [], []
+    j = 0
+    while len(ka) < 2 or len(kb) < 2:
+        k = f"u{j}"
+        j += 1
+        (ka if eng.router.route(k, eng.rng).served == "a" else kb).append(k)
+    n = 0
+
+    def ev(k: str, correct: bool) -> None:
+        nonlocal n
+        n += 1
+        eng.predict({}, id=str(n), key=k)
+        eng.learn(str(n), bool(correct))
+
+    for r in range(60):
+        ev(kb[1], True)
+        ev(ka[0], True)
+        ev(kb[1], True)
+        ev(ka[0], True)
+        if r % 2 == 0:
+            ev(kb[0], False)
+    (ep,) = eng.summary()["slices"]["alarms"]
+    assert ep["model"] == "b" and ep["slice"] == f"key={kb[0]}" and ep["end"] is None
+    start_seq = eng.seq
+    for _ in range(200):
+        ev(ka[1], True)  # only model a answers these: other has no cell for b
+    s = eng.summary()["slices"]
+    assert f"key={kb[0]}" not in [r["slice"] for r in s["models"]["b"]["slices"]]
+    assert f"key={ka[1]}" in [r["slice"] for r in s["models"]["a"]["slices"]]
+    (ep,) = s["alarms"]
+    assert ep["reason"] == "folded into other"
+    assert start_seq < ep["end"] <= eng.seq
+    assert eng.evaluation.slices.open == {}
+    other_b = next(r for r in s["models"]["b"]["slices"] if r["slice"] == "other")
+    assert other_b["n"] == 30 and not other_b["alarm"]  # the folded key's events, all wrong
