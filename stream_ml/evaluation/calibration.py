@@ -9,7 +9,9 @@ accuracy; the ECE is ``sum_b n_b / n * |accuracy_b - confidence_b|`` (Guo et al.
 
 The engine computes it when a report is read, from the events of the Prequential ring (the
 rolling window): it costs nothing per event. Events without probabilities (``None`` or ``{}``)
-are left out. A perfectly calibrated predictor's ECE is not 0 on a finite window: each bin's
+are left out, and so are events whose confidence is not a number in ``[0, 1]`` (NaN, inf,
+a model's bad output): they are counted nowhere (not in ``n``), and reading never raises on
+them. A perfectly calibrated predictor's ECE is not 0 on a finite window: each bin's
 accuracy is a proportion over ``n_b`` events, so its expected ECE is of order
 ``sum_b n_b / n * sqrt(2 p_b (1 - p_b) / (pi n_b))`` (about 0.02 on a 1,000-event window).
 
@@ -40,8 +42,13 @@ def reliability(events: Iterable[tuple[Any, Any, Any]], bins: int = 10) -> dict[
     for y, _y_pred, proba in events:
         if not proba:
             continue
-        top = max(proba, key=proba.get)
-        c = float(proba[top])
+        try:
+            top = max(proba, key=proba.get)
+            c = float(proba[top])
+        except (TypeError, ValueError):  # not a mapping of numbers: not counted
+            continue
+        if not 0.0 <= c <= 1.0 + 1e-9:  # NaN, inf or out of [0, 1]: not counted
+            continue
         b = int(c * bins)
         if b > last:
             b = last

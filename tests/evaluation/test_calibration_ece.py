@@ -143,3 +143,50 @@ def test_reliability_skips_events_without_probabilities() -> None:
     assert reliability([(True, None, None), (True, None, {})])["ece"] is None
     r = reliability([(True, True, {True: 1.0, False: 0.0})])
     assert r["bins"][-1]["n"] == 1 and r["ece"] == 0.0
+
+
+class BadProba(base.Classifier):
+    """A real River classifier whose probabilities are ``x["p"]`` as given: NaN, inf or out
+    of [0, 1] on the events that say so, 0.9 for True otherwise. It learns nothing."""
+
+    def learn_one(self, x: dict, y: bool) -> None:
+        pass
+
+    def predict_proba_one(self, x: dict) -> dict:
+        p = x["p"]
+        return {True: p, False: 1 - p if p == p else p}
+
+
+def test_reliability_skips_nan_inf_and_out_of_range_confidences() -> None:
+    good = [(True, True, {True: 0.9, False: 0.1})] * 4
+    bad = [
+        (True, True, {True: float("nan"), False: float("nan")}),
+        (True, True, {True: float("inf"), False: 0.0}),
+        (True, False, {True: float("-inf"), False: float("-inf")}),
+        (True, True, {True: 1.5, False: -0.5}),
+        (True, True, {True: "x", False: "y"}),  # not numbers
+    ]
+    r = reliability(good + bad)
+    assert r == reliability(good)  # counted nowhere
+    assert r["n"] == 4 and r["bins"][9]["n"] == 4
+    assert reliability(bad) == {**reliability([]), "n": 0}
+    assert reliability(bad)["ece"] is None
+
+
+def test_a_nan_probability_does_not_break_metrics_or_learn() -> None:
+    """Review B2: one NaN and one inf confidence in the ring; learn() (with the ECE monitor
+    checking at that label), metrics() and summary() answer, and the labels are consumed."""
+    engine = Engine({"m": BadProba()}, ece_alarm=0.05, ece_check_every=10)
+    for i in range(20):
+        p = {3: float("nan"), 5: float("inf"), 7: 1.5}.get(i, 0.9)
+        engine.predict({"p": p}, id=str(i))
+        engine.learn(str(i), True)
+        assert str(i) not in engine.pending.records
+    (alarm,) = [r for r in engine.drain_events() if r.get("kind") == "calibration_alarm"]
+    assert alarm["n"] == 7 and alarm["event"] == 10  # the check at label 10: 7 valid events
+    cal = engine.metrics()["m"]["calibration"]
+    assert cal["n"] == 17 and cal["bins"][9]["n"] == 17
+    assert cal["ece"] == pytest.approx(0.1, abs=1e-12)  # 0.9 confident, always right
+    summary = engine.summary()
+    assert summary["models"]["m"]["calibration"]["n"] == 17
+    json.dumps(summary["models"]["m"]["calibration"])
