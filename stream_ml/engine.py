@@ -322,8 +322,9 @@ class Engine:
                 raise self._count(_refused(label, reward, clicks, routed=False, ranking=False))
             x = record.x
             slot = self.slots[0]
+            learn_one = slot.learn_one  # an attribute, not a method: LOAD_ATTR specializes
             try:
-                slot.learn_one(x, label)
+                learn_one(x, label)
             except Exception as exc:
                 raise self._count(ModelError(slot.name, "learn", exc)) from exc
             del records[id]
