@@ -229,7 +229,13 @@ class Engine:
                 if proba_one is not None:  # inline ModelSlot.predict: one frame less per event
                     proba = proba_one(x)
                     if proba:
-                        y_pred = max(proba, key=proba.get)
+                        # max(proba, key=proba.get) (the first largest, compared with >), by
+                        # hand: a keyword call of max costs ~0.3 us, this loop ~0.1 us
+                        items = iter(proba.items())
+                        y_pred, top = next(items)
+                        for label, p in items:
+                            if p > top:
+                                y_pred, top = label, p
                         slot.answered += 1
                     else:
                         y_pred = None
