@@ -65,6 +65,7 @@ class Prequential:
                 raise ConfigError(f"metric {name!r} is for classifiers; the model is not one")
         self._label_updates = [m.update for m, p in zip(self.metrics, self._uses_proba) if not p]
         self._proba_updates = [m.update for m, p in zip(self.metrics, self._uses_proba) if p]
+        self._single = self._single_update()
         self._ring: list[Any] = [None] * window  # (y, y_pred, proba) per scored event
         self._i = 0
         self.n = 0
@@ -77,6 +78,15 @@ class Prequential:
                 for y, y_pred, p in zip(ys, labels, probas, strict=True)
             ]
         self.__dict__.update(state)
+        if "_single" not in state:  # a snapshot written before the one-metric fast path
+            self._single = self._single_update()
+
+    def _single_update(self) -> Any:
+        """The ``update`` of the only metric when there is one and it scores the label (the
+        default ``Accuracy``, ``MAE``...): ``update`` calls it without looping (None otherwise)."""
+        if len(self._label_updates) == 1 and not self._proba_updates:
+            return self._label_updates[0]
+        return None
 
     def update(self, y: Any, y_pred: Any, proba: Any) -> None:
         """Score one labelled prediction (label ``y_pred``, probabilities ``proba`` or None).
@@ -85,14 +95,21 @@ class Prequential:
         is not scored, as in River's ``progressive_val_score``: not counted in ``n``, not in the
         rolling window.
         """
-        if y_pred is not None:
-            for upd in self._label_updates:
-                upd(y, y_pred)
-        elif not proba:
-            return
-        if proba:
-            for upd in self._proba_updates:
-                upd(y, proba)
+        single = self._single
+        if single is not None:
+            if y_pred is not None:
+                single(y, y_pred)
+            elif not proba:
+                return
+        else:
+            if y_pred is not None:
+                for upd in self._label_updates:
+                    upd(y, y_pred)
+            elif not proba:
+                return
+            if proba:
+                for upd in self._proba_updates:
+                    upd(y, proba)
         i = self._i
         self._ring[i] = (y, y_pred, proba)
         i += 1
