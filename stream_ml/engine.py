@@ -183,12 +183,10 @@ class Engine:
 
     # -- observations -------------------------------------------------------------------------
 
-    # ``predict`` and ``learn`` take their options by keyword (as documented) but do not enforce
-    # it with ``*``: CPython 3.11 does not specialize calls to functions with keyword-only
-    # parameters, which costs ~0.15 us per call on the hot path
     def predict(
         self,
         x: dict,
+        *,
         id: str | None = None,
         key: str | None = None,
         ts: float | None = None,
@@ -299,6 +297,7 @@ class Engine:
         self,
         id: str,
         label: Any = None,
+        *,
         reward: float | None = None,
         clicks: list[str] | None = None,
         ts: float | None = None,
