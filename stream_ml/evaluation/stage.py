@@ -20,7 +20,7 @@ where it is back at or below it.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -48,7 +48,8 @@ class EvaluationStage:
         self.labels = 0
         self.ece_open: dict[str, dict[str, Any]] = {}
         self.ece_episodes: deque[dict[str, Any]] = deque(maxlen=100)
-        self.keys: dict[str, Any] = {}  # prediction id -> key, for records that hold none
+        # prediction id -> key, for records that hold none (oldest first: see remember_key)
+        self.keys: OrderedDict[str, Any] = OrderedDict()
         self._bind()
 
     def _bind(self) -> None:
@@ -62,24 +63,28 @@ class EvaluationStage:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        keys = state.get("keys")
+        if type(keys) is dict:  # a snapshot written when the map was a plain dict
+            state["keys"] = OrderedDict(keys)
         self.__dict__.update(state)
         self._bind()
 
     def remember_key(self, id: str, key: Any, pending: dict[str, Any]) -> None:
         """Keep a routed / multi-model prediction's key until its label (slices by key).
 
-        Bounded at O(1) per call: once the map holds 1,024 more ids than the pending store,
-        each call looks at its two oldest ids, drops those no longer pending (evicted,
-        expired) and moves the others to the back; the map stays within about twice the
+        Bounded at O(1) per call, worst case: once the map holds 1,024 more ids than the
+        pending store, each call takes its two oldest ids (``popitem(last=False)`` of an
+        ``OrderedDict``: a plain dict's first item is found by walking over the deleted
+        entries at its front, O(n) between resizes), drops those no longer pending (evicted,
+        expired) and puts the others back at the end; the map stays within about twice the
         pending store, and no call rebuilds it (a rebuild of 200k ids is tens of ms).
         """
         keys = self.keys
         keys[id] = key
         if len(keys) > len(pending) + 1024:
             for _ in range(2):
-                oldest = next(iter(keys))
-                value = keys.pop(oldest)
-                if oldest in pending:  # still waiting for its label
+                oldest, value = keys.popitem(last=False)
+                if oldest in pending:  # still waiting for its label: to the back
                     keys[oldest] = value
 
     def on_label(
