@@ -238,3 +238,30 @@ def test_dependence_ess_scales_the_distribution_free_threshold(cls: type) -> Non
         assert ess.calibration["dependence"]["factor"] == f
         assert ess.threshold == pytest.approx(none.threshold * scale, rel=1e-12)
         assert (ess.threshold > none.threshold) == fires
+
+
+def test_a_monitor_computes_p_values_for_its_alerts_only() -> None:
+    """Alarms absorbed by an episode get no p-value (an exact KS p-value costs ~1 ms); an
+    alert's is scipy's on its windows; a detector outside a monitor still computes them."""
+    rng = np.random.default_rng(4)
+    x = np.r_[rng.normal(size=1500), rng.normal(1.5, 1.0, size=3000)]
+    cfg = KSConfig(reference_size=200, window_size=100, check_every=10, ert=2000)
+    mon = FeatureDriftMonitor(["v"], cfg, episodes=True)
+    alerts, absorbed = [], 0
+    for i, v in enumerate(x):
+        got = mon.observe({"v": float(v)}, float(i))
+        det = mon.detectors[0]
+        if got:
+            alerts += got
+        elif det.drift_detected:
+            absorbed += 1
+            assert det.state.p_value is None
+    assert alerts and absorbed > 5
+    for a in alerts:
+        ref, win = x[a.reference_start : a.reference_end], x[a.window_start : a.window_end]
+        assert a.p_value == sps.ks_2samp(ref, win).pvalue
+    det = KSDetector(reference_size=200, window_size=100, check_every=10, threshold=0.3)
+    for v in x[:1700]:
+        det.update(v)
+        if det.drift_detected:
+            assert det.state.p_value is not None

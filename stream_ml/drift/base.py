@@ -84,6 +84,9 @@ class WindowedDetector:
 
     name = "windowed"
     _rank_based = False
+    #: compute an alarm's p-value only when :meth:`alarm_p_value` asks (the monitor sets it:
+    #: the alarms an episode absorbs need none, and an exact KS p-value costs ~1 ms)
+    lazy_p_value = False
 
     def __init__(
         self,
@@ -350,7 +353,13 @@ class WindowedDetector:
         self.n_checks += 1
         end = self.n_events
         field = self._field(i, len(stats))
-        p_value = self._p_value(prepared, win, i) if drift else None
+        p_value = None
+        self._alarm_windows: tuple[Any, NDArray[np.float64], int] | None = None
+        if drift:
+            if self.lazy_p_value:  # kept for alarm_p_value (a monitor asks for its alerts only)
+                self._alarm_windows = (prepared, win, i)
+            else:
+                p_value = self._p_value(prepared, win, i)
         self._last = DriftCheck(
             self.name, field, stat, self.threshold, drift, end, end - self.window_size, end,
             ref_start, ref_start + self.reference_size, p_value, tuple(stats.tolist()),
@@ -366,6 +375,24 @@ class WindowedDetector:
         if self.fields:
             return self.fields[i]
         return None if self.n_features == 1 else str(i)
+
+    def alarm_p_value(self) -> float | None:
+        """The p-value of the last check if it raised an alarm (computed now if it is lazy).
+
+        With ``lazy_p_value`` an alarm's p-value is not computed at the check; call this right
+        after the ``update`` that raised the alarm (the window is still in the buffers).
+        """
+        check = self._last
+        if check is None or not check.drift:
+            return None
+        if check.p_value is None:
+            windows = getattr(self, "_alarm_windows", None)
+            if windows is None:
+                return None
+            self._alarm_windows = None
+            check = dataclasses.replace(check, p_value=self._p_value(*windows))
+            self._last = check
+        return check.p_value
 
     @property
     def state(self) -> DriftCheck | None:

@@ -154,6 +154,9 @@ class FeatureDriftMonitor:
         self.recover_checks = recover_checks
         self.max_episodes = max_episodes
         self.rate_window = int(ert) if rate_window is None and ert else rate_window or 10_000
+        for det in self.detectors:
+            if hasattr(det, "lazy_p_value"):
+                det.lazy_p_value = True  # p-values for the alerts only (see _alert)
         self._trackers = [EpisodeTracker(recover_checks) for _ in self.detectors]
         self._windowed = [hasattr(d, "n_checks") for d in self.detectors]
         self._history: deque[Episode] = deque(maxlen=keep_episodes)
@@ -213,7 +216,7 @@ class FeatureDriftMonitor:
         elif det.drift_detected:
             if event >= self._muted_until[i]:
                 self._muted_until[i] = event + self.cooldown
-                alerts.append(self._alert(det.state, event, t, group))
+                alerts.append(self._alert(det.state, event, t, group, det=det))
             if self.refresh_on_alarm:
                 det.reset_reference()
         self.n_alerts += len(alerts)
@@ -276,7 +279,7 @@ class FeatureDriftMonitor:
             self.suppressed += 1
             return None
         starts.append(event)
-        return self._alert(check, event, t, group, ep.episode)
+        return self._alert(check, event, t, group, ep.episode, det=det)
 
     def _episode_calm(self, i: int, det: Any, event: int, t: float | None) -> None:
         tracker = self._trackers[i]
@@ -328,10 +331,14 @@ class FeatureDriftMonitor:
         return row
 
     def _alert(self, check: DriftCheck | None, event: int, t: float | None,
-               group: tuple[str, ...], episode: int | None = None) -> DriftAlert:  # fmt: skip
+               group: tuple[str, ...], episode: int | None = None,
+               det: Any = None) -> DriftAlert:  # fmt: skip
         assert check is not None
         field = check.field if check.field is not None else (group[0] if len(group) == 1 else None)
-        return DriftAlert(check.detector, field, check.statistic, check.threshold, check.p_value,
+        p_value = check.p_value
+        if p_value is None and hasattr(det, "alarm_p_value"):
+            p_value = det.alarm_p_value()
+        return DriftAlert(check.detector, field, check.statistic, check.threshold, p_value,
                           check.window_start, check.window_end, check.reference_start,
                           check.reference_end, event, t, "drift", episode,
                           severity(check.statistic, check.threshold))  # fmt: skip
