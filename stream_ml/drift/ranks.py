@@ -196,7 +196,11 @@ class ReferenceIndex:
     def __init__(self, ref_sorted: Array) -> None:
         d, n = ref_sorted.shape
         self.n = n
-        atoms = [np.unique(row) for row in ref_sorted]
+        # the rows are sorted: a distinct value starts where a row changes (no sort here)
+        first = np.ones((d, n), dtype=bool)
+        np.not_equal(ref_sorted[:, 1:], ref_sorted[:, :-1], out=first[:, 1:])
+        starts = [np.flatnonzero(row) for row in first]
+        atoms = [row[st] for row, st in zip(ref_sorted, starts, strict=True)]
         self.k = np.array([len(a) for a in atoms], dtype=np.intp)
         self.tie_free = bool((self.k == n).all())
         kmax = int(self.k.max())
@@ -206,8 +210,8 @@ class ReferenceIndex:
         self._starts = np.concatenate([[0], np.cumsum(self.k + 1)[:-1]]).astype(np.intp)[:, None]
         # per row: copies of each atom (0 past K), reference values at or below each code
         counts = np.zeros((d, kmax), dtype=np.int64)
-        for f, row in enumerate(ref_sorted):
-            counts[f, : self.k[f]] = np.unique(row, return_counts=True)[1]
+        for f, st in enumerate(starts):
+            counts[f, : self.k[f]] = np.diff(st, append=n)
         self.counts = counts
         below = np.zeros((d, kmax + 1), dtype=np.int64)
         np.cumsum(counts, axis=1, out=below[:, 1:])
