@@ -138,6 +138,9 @@ class EvaluationConfig(_Config):
         default=None, gt=0, lt=1, description="calibration_alarm above this rolling ECE"
     )
     ece_check_every: int = Field(default=500, ge=1, description="labels between ECE checks")
+    ece_min_n: int = Field(
+        default=200, ge=1, description="no calibration alarm on fewer events with probabilities"
+    )
 
     @field_validator("slices")
     @classmethod

@@ -103,6 +103,9 @@ class Engine:
     ece_alarm
         Emit a ``calibration_alarm`` record when a classifier's rolling ECE goes above this
         (checked every ``ece_check_every`` labels; one record per episode); None: off.
+    ece_min_n
+        No calibration alarm while the rolling window holds fewer scored events with
+        probabilities (default 200: a small window's ECE is noisy).
     """
 
     evaluation: Any = None  # engines pickled before the evaluation stage existed
@@ -124,6 +127,7 @@ class Engine:
         slices: Any = None,
         ece_alarm: float | None = None,
         ece_check_every: int = 500,
+        ece_min_n: int = 200,
     ) -> None:
         if not models:
             raise ConfigError("an engine needs at least one model")
@@ -168,7 +172,10 @@ class Engine:
         self.evaluation: EvaluationStage | None = None
         if slices or ece_alarm is not None:
             self.evaluation = EvaluationStage(
-                slices or None, ece_alarm=ece_alarm, ece_check_every=ece_check_every
+                slices or None,
+                ece_alarm=ece_alarm,
+                ece_check_every=ece_check_every,
+                ece_min_n=ece_min_n,
             )
         self.snapshots: Any = None  # a SnapshotStage; not part of the state
         self.snapshot_policy: Any = None
@@ -820,6 +827,7 @@ class Engine:
             slices=config.evaluation.slice_config(),
             ece_alarm=config.evaluation.ece_alarm,
             ece_check_every=config.evaluation.ece_check_every,
+            ece_min_n=config.evaluation.ece_min_n,
         )
         engine.config = config
         return engine

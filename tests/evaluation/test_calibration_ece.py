@@ -14,6 +14,7 @@ import pytest
 from river import base, linear_model, preprocessing
 
 from stream_ml import Engine
+from stream_ml.errors import ConfigError
 from stream_ml.evaluation.calibration import reliability
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,7 +177,7 @@ def test_reliability_skips_nan_inf_and_out_of_range_confidences() -> None:
 def test_a_nan_probability_does_not_break_metrics_or_learn() -> None:
     """Review B2: one NaN and one inf confidence in the ring; learn() (with the ECE monitor
     checking at that label), metrics() and summary() answer, and the labels are consumed."""
-    engine = Engine({"m": BadProba()}, ece_alarm=0.05, ece_check_every=10)
+    engine = Engine({"m": BadProba()}, ece_alarm=0.05, ece_check_every=10, ece_min_n=1)
     for i in range(20):
         p = {3: float("nan"), 5: float("inf"), 7: 1.5}.get(i, 0.9)
         engine.predict({"p": p}, id=str(i))
@@ -190,3 +191,38 @@ def test_a_nan_probability_does_not_break_metrics_or_learn() -> None:
     summary = engine.summary()
     assert summary["models"]["m"]["calibration"]["n"] == 17
     json.dumps(summary["models"]["m"]["calibration"])
+
+
+def test_ece_min_n_holds_the_alarm_on_a_small_window() -> None:
+    """Review R3: a perfectly calibrated predictor on a 20-event window has an ECE above 0.1
+    most of the time (86 % of 400 trials in the review). With the default ece_min_n (200) no
+    episode opens; with ece_min_n = 20 most seeds raise one. The overconfident predictor still
+    alarms once the window holds 200 events."""
+    noisy = 0
+    for seed in range(5):
+        _, _, _, records = run(1.0, seed, n=400, window=20, ece_alarm=0.1, ece_check_every=20)
+        assert records == []
+        _, _, _, records = run(
+            1.0, seed, n=400, window=20, ece_alarm=0.1, ece_check_every=20, ece_min_n=20
+        )
+        noisy += bool(records)
+    assert noisy >= 3
+    _, _, _, records = run(4.0, 0, n=400, window=1000, ece_alarm=0.1, ece_check_every=50)
+    assert [r["n"] for r in records] == [200] and records[0]["event"] == 200
+    with pytest.raises(ConfigError):
+        Engine({"m": KnownProba()}, ece_alarm=0.1, ece_min_n=0)
+
+
+def test_ece_min_n_from_the_config() -> None:
+    cfg = {"models": {"m": {"model": "linear_model.LogisticRegression()"}},
+           "evaluation": {"ece_alarm": 0.1, "ece_min_n": 50}}  # fmt: skip
+    assert Engine.from_config(cfg).evaluation.ece_min_n == 50
+    cfg["evaluation"] = {"ece_alarm": 0.1}
+    assert Engine.from_config(cfg).evaluation.ece_min_n == 200
+    old = Engine({"m": KnownProba()}, ece_alarm=0.1).evaluation
+    state = old.__getstate__()
+    del state["ece_min_n"]  # a stage pickled before ece_min_n existed
+    restored = pickle.loads(pickle.dumps(old))
+    restored.__dict__.pop("ece_min_n")
+    restored.__setstate__(state)
+    assert restored.ece_min_n == 200
