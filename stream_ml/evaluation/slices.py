@@ -148,9 +148,13 @@ class SliceSpec:
             names = self._floats
             name = names.get(v)
             if name is None:
-                if len(names) >= 4096:
-                    names.clear()
-                name = names[v] = f"{field}={v}"
+                name = f"{field}={v}"
+                # zeros are not cached: -0.0 == 0.0 (one dict key), but they are two names;
+                # nor NaN (a new key each time)
+                if v != 0.0 and v == v:
+                    if len(names) >= 4096:
+                        names.clear()
+                    names[v] = name
             return name
         t = type(v)
         if t is not float and t is not int:  # numpy scalars are numbers; bool, str, None not

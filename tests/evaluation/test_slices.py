@@ -426,3 +426,31 @@ def test_folded_slice_closes_its_episode_when_other_has_no_cell_for_the_model() 
     assert eng.evaluation.slices.open == {}
     other_b = next(r for r in s["models"]["b"]["slices"] if r["slice"] == "other")
     assert other_b["n"] == 30 and not other_b["alarm"]  # the folded key's events, all wrong
+
+
+def test_negative_zero_slice_name_does_not_depend_on_history() -> None:
+    """Review R5: the float-name cache keyed -0.0 and 0.0 as one (they are equal), so -0.0's
+    name was the first zero's. Zeros (and NaN) bypass it: each gets its own name, as before
+    the cache, whatever came first and after a restore."""
+    a = SliceSpec("v")
+    assert [a.label({"v": z}, None) for z in (0.0, -0.0, 0.0, -0.0)] == [
+        "v=0.0", "v=-0.0", "v=0.0", "v=-0.0"]  # fmt: skip
+    b = SliceSpec("v")
+    assert [b.label({"v": z}, None) for z in (-0.0, 0.0)] == ["v=-0.0", "v=0.0"]
+    assert a.label({"v": float("nan")}, None) == "v=nan" and len(a._floats) == 0
+    assert a.label({"v": 2.5}, None) == "v=2.5" and a._floats == {2.5: "v=2.5"}
+    # an engine restored between a 0.0 and a -0.0 names them as the uninterrupted one does
+    engine = Engine({"lr": lr()}, slices={"by": ["v"], "check_every": 2})
+
+    def feed(e: Engine, start: int, values: list[float]) -> None:
+        for i, v in enumerate(values, start):
+            e.predict({"x": 1.0, "v": v}, id=str(i))
+            e.learn(str(i), i % 2 == 0)
+
+    feed(engine, 0, [0.0, 1.0])
+    restored = pickle.loads(pickle.dumps(engine))
+    for e in (engine, restored):
+        feed(e, 2, [-0.0, 0.0, -0.0, 1.0])
+    names = {r["slice"]: r["n"] for r in engine.summary()["slices"]["models"]["lr"]["slices"]}
+    assert names == {"v=0.0": 2, "v=-0.0": 2, "v=1.0": 2}
+    assert restored.summary()["slices"] == engine.summary()["slices"]
