@@ -229,3 +229,26 @@ def test_merge_equals_one_state_while_exact_and_mixes_modes() -> None:
     assert _read(big) == _read(restored) and round(_read(big)) == 102  # type: ignore[arg-type]
     small.merge(pickle.loads(pickle.dumps(big)))
     assert small.exact is None and round(_read(small)) == 102  # type: ignore[arg-type]
+
+
+def test_numpy_scalars_count_as_the_python_values_they_equal() -> None:
+    """Review R6: after the exact-to-HLL switch, ``np.int64(5)`` and ``5`` were two items (the
+    repr of the numpy one). They are one value in the exact stage (a dict), and now in the
+    sketch: 12 distinct values fed as Python ints, numpy ints, numpy floats and booleans."""
+    import numpy as np
+
+    vals: list[object] = []
+    for i in range(12):
+        vals += [i, np.int64(i), np.int32(i), np.uint8(i), np.float64(i), np.float32(i), float(i)]
+    vals += [np.True_, np.False_, True, np.float32(2.5), 2.5, np.float64(2.5)]
+    assert len(dict.fromkeys(vals)) == 13  # the exact stage's count: 0..11 and 2.5
+    assert len({canonical(v) for v in vals}) == 13
+    assert canonical(np.uint64(2**64 - 1)) == canonical(2**64 - 1) != canonical(2**63 - 1)
+    assert canonical(np.float32(0.1)) != canonical(0.1)  # not equal values, as in a set
+    assert type(canonical(np.float64(0.5))) is float and type(canonical(np.int64(3))) is int
+    for bound in (4, 1000):  # sketched (switched after 4 values) and exact
+        s = DistinctSketch(0, bound)
+        for v in vals:
+            s.update((v,), 0.0)
+        assert (s.exact is None) == (bound == 4)
+        assert round(get_distinct(s, 0.0)) == 13

@@ -6,8 +6,9 @@ is ``hll_sketch.get_rel_err(True, False, lg_k, 1)``, 1.29 % at ``lg_k = 12`` (th
 sketch's ``p``; 2.56 % at two standard errors, 3.79 % at three). A merged sketch reads the
 composite estimator, ``get_rel_err(True, True, lg_k, 1)`` = 1.62 %. Values are hashed by the
 library (MurmurHash3, fixed seed), never by the salted built-in ``hash``: after :func:`canonical`
-(``True``, ``1`` and ``1.0`` are one value, as in a Python set) strings, 64-bit integers and
-floats go in as such, anything else as its ``repr``.
+(``True``, ``1`` and ``1.0`` are one value, as in a Python set; numpy integers, floats and
+booleans are converted to Python's first) strings, 64-bit integers and floats go in as such,
+anything else as its ``repr``.
 
 :class:`TDigestQuantiles` wraps ``tdigest_double`` (Dunning and Ertl's merging t-digest,
 compression ``k``). The library's KLL sketch has a proven rank error but draws its compaction
@@ -42,9 +43,11 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 from datasketches import HLL_8, hll_sketch, hll_union, tdigest_double
 
 LG_K = 12
@@ -53,18 +56,33 @@ _I64 = 1 << 63
 
 
 def canonical(value: Any) -> str | int | float:
-    """What :class:`HllCount` hashes for ``value``: equal Python scalars give the same item."""
+    """What :class:`HllCount` hashes for ``value``: equal scalars give the same item, as they
+    are one value in a Python set (what the exact stage counts). ``True`` is ``1``; numpy (and
+    any other) integers are ``int``, numpy floats ``float`` (``np.int64(5)`` is ``5``,
+    ``np.float32(2.5)`` is ``2.5``, ``np.float32(0.1)`` is not ``0.1``), ``np.True_`` is 1.
+
+    >>> import numpy as np
+    >>> canonical(np.int64(5)), canonical(np.float32(2.5)), canonical(np.True_), canonical(2.0)
+    (5, 2.5, 1, 2)
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return int(value)
+    if not isinstance(value, int | float):
+        if isinstance(value, numbers.Integral):  # numpy integers
+            value = int(value)
+        elif isinstance(value, numbers.Real):  # numpy floats (np.float64 is a float)
+            value = float(value)
+        elif isinstance(value, np.bool_):
+            return int(value)
+        else:
+            return f"\x00{type(value).__name__}:{value!r}"
     if isinstance(value, int):
         return value if -_I64 <= value < _I64 else f"\x00int:{value}"
-    if isinstance(value, float):
-        if value.is_integer() and -_I64 <= value < _I64:
-            return int(value)
-        return value
-    return f"\x00{type(value).__name__}:{value!r}"
+    if value.is_integer() and -_I64 <= value < _I64:
+        return int(value)
+    return value if type(value) is float else float(value)
 
 
 class HllCount:
