@@ -35,18 +35,18 @@ def _models(http: httpx.Client) -> dict[str, object]:
 def test_serving_snapshots_on_the_policy_and_at_shutdown(serve, tmp_path):
     engine = small_engine()
     engine.snapshots = SnapshotStage.open(str(tmp_path / "s.db"), key="serve-test")
-    engine.snapshot_policy = SnapshotPolicy(every_events=50)
+    engine.snapshot_policy = SnapshotPolicy(every_events=10)  # 10/44 (was 50/220: 5x the requests)
     server = serve(engine, ServeSettings(token=TOKEN))
     with httpx.Client(base_url=server.url) as http:
-        _traffic(http, 220)  # engine.seq counts observations: due at 50, 100, 150, 200
+        _traffic(http, 44)  # engine.seq counts observations: due at 10, 20, 30, 40
         items = http.get("/v1/snapshots").json()["items"]
-        assert [s["events"] for s in items] == [200, 150, 100, 50]
+        assert [s["events"] for s in items] == [40, 30, 20, 10]
         feed = [e["type"] for e in server.app.state.serve.hub.history]
         assert feed.count("snapshot") == 4
-    server.__exit__(None, None, None)  # shutdown: one more, covering the last 20 observations
+    server.__exit__(None, None, None)  # shutdown: one more, covering the last 4 observations
     store = engine.snapshots.store
     infos = sorted(store.list(), key=lambda i: -i.version)
-    assert [i.events for i in infos][:2] == [220, 200] and infos[0].note == "server stopped"
+    assert [i.events for i in infos][:2] == [44, 40] and infos[0].note == "server stopped"
     state, _ = store.load(infos[0].version)
     assert digest(state["engine"]) == digest(engine)  # type: ignore[index]
     engine.snapshots.close()
