@@ -55,9 +55,11 @@ class _Windowed(_Config):
     n_simulations: int | None = Field(None, ge=10)
     #: serial dependence (KS, CvM): "none" (the default: independent events), "auto" (the AR(1)
     #: sieve when the reference's lag-1 autocorrelation is significant), "ar1", "block"
-    #: (stationary block bootstrap, ``block_size`` its mean block length); see
+    #: (stationary block bootstrap, ``block_size`` its mean block length), "ess" (no
+    #: simulation: the distribution-free threshold scaled by the reference's effective-sample-
+    #: size factor when its lag-1 test fires; calibrated for CvM, conservative for KS); see
     #: stream_ml.drift.dependence and docs/drift.md for why "auto" is not the default
-    dependence: Literal["auto", "none", "ar1", "block"] = "none"
+    dependence: Literal["auto", "none", "ar1", "block", "ess"] = "none"
     block_size: int | None = Field(None, ge=1)
     #: the detector's seed; None: the one ``build(seed=...)`` is given (a monitor derives one
     #: per detector), else :data:`~stream_ml.drift.seeding.DEFAULT_SEED`

@@ -55,7 +55,7 @@ __all__ = [
     "serially_correlated", "stationary_indices",
 ]  # fmt: skip
 
-Dependence = Literal["auto", "none", "ar1", "block"]
+Dependence = Literal["auto", "none", "ar1", "block", "ess"]
 #: the false-trigger rate of the automatic test (per reference, all columns together)
 AUTO_LEVEL = 0.001
 

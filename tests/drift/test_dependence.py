@@ -153,3 +153,22 @@ def test_ess_factor_is_the_variance_inflation_of_the_empirical_cdf() -> None:
     f = ess_factor(np.stack([ar1(rng, 500, 0.5) for _ in range(40)]))
     assert abs(np.mean(f) / exact - 1) < 0.1, (np.mean(f), exact)
     assert np.all(ess_factor(rng.normal(size=(40, 500))) < 1.3)
+
+
+def test_ess_is_a_config_choice_and_scales_an_autocorrelated_reference_only() -> None:
+    """``dependence = "ess"`` from a monitor's config (TOML): on an AR(1) phi = 0.5 reference the
+    threshold is the distribution-free one times the ESS factor (> 1.5 here), on i.i.d. data it
+    stays the distribution-free one (the lag-1 test does not fire)."""
+    from stream_ml.drift.config import CvMConfig
+
+    def threshold(phi: float, dependence: str) -> float:
+        det = CvMConfig(kind="cvm", dependence=dependence, reference_size=200, window_size=100,
+                        check_every=10, ert=500).build(n_features=1, seed=3)  # fmt: skip
+        rng, x = np.random.default_rng(0), 0.0
+        for _ in range(300):
+            x = phi * x + rng.normal()
+            det.update([x])
+        return det.threshold
+
+    assert threshold(0.5, "ess") > 1.5 * threshold(0.5, "none")
+    assert threshold(0.0, "ess") == threshold(0.0, "none")
