@@ -5,6 +5,8 @@ Each labelled prediction updates the cumulative metrics at once, exactly as
 or ``{}`` is not scored). The rolling value over the last ``window`` scored events is not
 maintained per event: the pairs go into a preallocated ring and the rolling metric is recomputed
 from it when somebody reads it (a report, a dashboard tick), which costs nothing on the hot path.
+A classifier's calibration counters are brought up to date with the ring when read
+(:meth:`Prequential.calibration`).
 
 >>> pq = Prequential(["Accuracy"], window=2, is_classifier=True)
 >>> for y, y_pred in [(True, True), (True, False), (False, False)]:
@@ -69,6 +71,68 @@ class Prequential:
         self._ring: list[Any] = [None] * window  # (y, y_pred, proba) per scored event
         self._i = 0
         self.n = 0
+        self._cal_init()
+
+    def _cal_init(self) -> None:
+        """Empty calibration counters (classifiers; see :meth:`calibration`)."""
+        self._cal: list[Any] | None = None  # per ring slot: (bin, confidence * SCALE, hit)
+        if not self.is_classifier:
+            return
+        from stream_ml.evaluation.calibration import BINS
+
+        self._cal = [None] * self.window
+        self._cal_n = [0] * BINS
+        self._cal_c = [0] * BINS
+        self._cal_h = [0] * BINS
+        self._cal_seen = 0  # self.n when the counters were last brought up to date
+
+    def _cal_sync(self) -> None:
+        """Bring the counters up to the ring: for each slot written since the last read, the
+        overwritten event is subtracted and the new one added (all slots when the ring has
+        turned over since)."""
+        from stream_ml.evaluation.calibration import BINS, SCALE, top_confidence
+
+        cal = self._cal
+        assert cal is not None
+        new, window = self.n - self._cal_seen, self.window
+        if not new:
+            return
+        counts, conf, hits = self._cal_n, self._cal_c, self._cal_h
+        if new >= window:
+            new = window
+            cal[:] = [None] * window
+            counts[:] = conf[:] = hits[:] = [0] * BINS
+        ring, start = self._ring, (self._i - new) % window
+        for j in (*range(start, min(start + new, window)), *range(start + new - window)):
+            old = cal[j]
+            if old is not None:
+                b, s, h = old
+                counts[b] -= 1
+                conf[b] -= s
+                hits[b] -= h
+            event = ring[j]
+            tc = None if event is None else top_confidence(event[2])
+            if tc is None:
+                cal[j] = None
+                continue
+            top, c = tc
+            b = min(int(c * BINS), BINS - 1)
+            s, h = int(c * SCALE), 1 if top == event[0] else 0
+            cal[j] = (b, s, h)
+            counts[b] += 1
+            conf[b] += s
+            hits[b] += h
+        self._cal_seen = self.n
+
+    _CACHE = ("_cal", "_cal_n", "_cal_c", "_cal_h", "_cal_seen")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the calibration counters are a cache of the ring, which a read updates: not state
+        # (a read must not change the pickle or the digest); rebuilt on the first read
+        state = dict(self.__dict__)
+        for k in self._CACHE:
+            state.pop(k, None)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         if "_ring" not in state:  # a snapshot written before the ring held one tuple per event
@@ -80,6 +144,9 @@ class Prequential:
         self.__dict__.update(state)
         if "_single" not in state:  # a snapshot written before the one-metric fast path
             self._single = self._single_update()
+        self._cal_init()  # the counters are not pickled (__getstate__): rebuilt here, with
+        if self._cal is not None:  # the rest of the state (not in a later engine call)
+            self._cal_sync()
 
     def _single_update(self) -> Any:
         """The ``update`` of the only metric when there is one and it scores the label (the
@@ -139,10 +206,15 @@ class Prequential:
         return out
 
     def calibration(self, bins: int = 10) -> dict[str, Any]:
-        """The reliability curve and ECE over the ring (see :mod:`.calibration`): computed
-        here, when read, from the last ``window`` scored events' probabilities."""
-        from stream_ml.evaluation.calibration import reliability
+        """The reliability curve and ECE over the ring (see :mod:`.calibration`): from the
+        counters kept for the ring, brought up to date here from the events written since the
+        last read (O(bins + new events), at most O(window); nothing per event); other
+        ``bins``: computed from the whole ring."""
+        from stream_ml.evaluation.calibration import BINS, reliability, report
 
+        if bins == BINS and self._cal is not None:
+            self._cal_sync()
+            return {"window": self.window, **report(self._cal_n, self._cal_c, self._cal_h)}
         ring = self._ring if self.n >= self.window else self._ring[: self._i]
         events = (e for e in ring if e is not None)  # None: a slot of an old snapshot's ring
         return {"window": self.window, **reliability(events, bins)}
