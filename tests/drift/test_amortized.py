@@ -188,3 +188,12 @@ def test_the_shipped_table_matches_the_code() -> None:
     spec = Spec("ks", 1, 100, 50, 5, ert=1000.0)
     key = thresholds.base_key(spec)
     assert thresholds._compute_curve(spec, key) == thresholds._shipped()[key]
+
+
+def test_every_shipped_curve_is_in_the_table() -> None:
+    """Each configuration listed as shipped is in thresholds.json, under its own key (the CvM
+    curves checked at every value and every 5: a fresh machine simulates nothing for them)."""
+    table = thresholds._shipped()
+    keys = {thresholds.base_key(Spec(s, 1, n, m, k, ert=10_000.0)) for s, n, m, k in thresholds.SHIPPED}
+    assert keys == set(table) and all(table[k]["key"] == k for k in keys)
+    assert "cvm-n500-m200-k1-fixed-lag0" in keys
