@@ -18,11 +18,16 @@ event goes to the dimension's pooled slice ``other``. The policy:
 * every ``check_every`` labels the sketch's heavy hitters are read: a value among the ``top``
   heaviest that is not tracked replaces the lightest tracked slice when its lower bound is above
   that slice's upper bound (the sketch's stated error bounds; exact counts while the sketch has
-  not purged). **A newly heavy slice is tracked from then on: its earlier events stay in
-  ``other``.** The slice it replaces is folded into ``other`` (its counts and its metric, merged
-  exactly for confusion-matrix and mean metrics: Accuracy, F1, MAE, MSE...; a metric that cannot
-  be merged keeps only its counts in ``other``, counted in ``unmerged``), and its open alarm
-  episode ends.
+  not purged) **plus a margin** (hysteresis): 10 % of the lightest slice's count
+  (``SWAP_MARGIN``), and at least ``check_every`` events. Two values of the same traffic
+  competing for the last place therefore do not keep swapping (each swap folds the tracked
+  one's history into ``other`` and restarts the newcomer from zero, so neither would reach
+  ``min_n``): the first one tracked keeps its place until the other is heavier by the margin.
+  **A newly heavy slice is tracked from then on: its earlier events stay in ``other``.** The
+  slice it replaces is folded into ``other`` (its counts and its metric, merged exactly for
+  confusion-matrix and mean metrics: Accuracy, F1, MAE, MSE...; a metric that cannot be merged
+  keeps only its counts in ``other``, counted in ``unmerged``), and its open alarm episode
+  ends.
 
 **Intervals** (confidence ``confidence``, 95% by default): Wilson score interval for
 Accuracy (a proportion); the normal interval ``mean ± z·s/√n`` for MAE and MSE (a mean of
@@ -77,6 +82,7 @@ from stream_ml.evaluation.prequential import build_metric
 __all__ = ["SliceConfig", "SliceSpec", "SliceStage", "wilson"]
 
 _NFN = frequent_items_error_type.NO_FALSE_NEGATIVES
+SWAP_MARGIN = 0.1  # a newcomer replaces the lightest tracked slice when heavier by this fraction
 
 
 def _z(confidence: float) -> float:
@@ -506,8 +512,12 @@ class SliceStage:
             # lightest first; an estimate's error (the sketch's offset) is the same for every
             # item, so lower bounds, estimates and upper bounds are in the same order
             light = sorted(tracked, key=lambda v: (sk.get_estimate(v), v))
+            every = self.check_every
             for (item, _est, lb, _ub), lightest in zip(new, light, strict=False):
-                if lb <= sk.get_upper_bound(lightest):
+                # hysteresis: heavier than the lightest by a margin (SWAP_MARGIN of its count,
+                # at least check_every events), so equal traffic does not keep swapping
+                margin = max(every, SWAP_MARGIN * sk.get_estimate(lightest))
+                if lb <= sk.get_upper_bound(lightest) + margin:
                     break  # the next candidates are no heavier, the next tracked no lighter
                 self._fold(dim, lightest, seq)
                 tracked[item] = {}

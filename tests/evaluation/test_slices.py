@@ -454,3 +454,31 @@ def test_negative_zero_slice_name_does_not_depend_on_history() -> None:
     names = {r["slice"]: r["n"] for r in engine.summary()["slices"]["models"]["lr"]["slices"]}
     assert names == {"v=0.0": 2, "v=-0.0": 2, "v=1.0": 2}
     assert restored.summary()["slices"] == engine.summary()["slices"]
+
+
+def test_equal_traffic_does_not_keep_swapping_but_a_heavier_newcomer_is_tracked() -> None:
+    """Review R2: top = 2, value a at 50 % and b, c at 25 % each. Without hysteresis b and c
+    swapped places 9 to 18 times in 50k labels (each swap restarting the newcomer from
+    zero). With the margin (10 % of the lightest's count, at least check_every), no swap: the
+    one tracked first keeps all its events. Then d comes at 40 % (b, c 15 % each): it passes
+    the tracked one (by far more than the margin) and replaces it."""
+    for seed in (1, 2, 3):
+        rng = np.random.default_rng(seed)
+        engine = Engine({"m": _Rule()}, slices={"by": ["r"], "top": 2, "window": 0})
+        seen: Counter[str] = Counter()
+        for i in range(12_000):
+            u = rng.random()
+            r = "a" if u < 0.5 else "b" if u < 0.75 else "c"
+            seen[r] += 1
+            engine.predict({"r": r}, id=str(i))
+            engine.learn(str(i), True)
+        stage = engine.evaluation.slices
+        (kept,) = [v for v in stage.dims[0].tracked if v != "r=a"]
+        rows = {r["slice"]: r["n"] for r in engine.summary()["slices"]["models"]["m"]["slices"]}
+        assert rows[kept] == seen[kept.removeprefix("r=")]  # tracked from its first event
+        for i in range(12_000, 30_000):
+            u = rng.random()
+            r = "a" if u < 0.3 else "d" if u < 0.7 else "b" if u < 0.85 else "c"
+            engine.predict({"r": r}, id=str(i))
+            engine.learn(str(i), True)
+        assert set(stage.dims[0].tracked) == {"r=a", "r=d"}
