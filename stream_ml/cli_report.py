@@ -326,6 +326,17 @@ def is_other(name: Any) -> bool:
     return name == "other" or (isinstance(name, str) and name.startswith("other:"))
 
 
+def _bigger_is_better(metric: str) -> bool:
+    """Whether the slices' alarm is below the overall (Accuracy...) or above it (an error:
+    MAE, MSE, RMSE...), as River's metric says; True for a name it does not know."""
+    from stream_ml.evaluation.prequential import build_metric
+
+    try:
+        return bool(build_metric(metric).bigger_is_better)
+    except Exception:  # a report of a foreign summary: keep the default
+        return True
+
+
 def slices_tables(sl: dict[str, Any]) -> list[tuple[str, Table, str]]:
     """Per model: a heading (the sliced metric overall, the alarm margin), a table of its worst
     slices (value of the sliced metric with its interval, events scored, alarm mark) and a note
@@ -336,8 +347,9 @@ def slices_tables(sl: dict[str, Any]) -> list[tuple[str, Table, str]]:
     for name, entry in (sl.get("models") or {}).items():
         rows = entry.get("slices") or []
         overall, margin = _fmt(entry.get("overall")), _fmt(sl.get("margin"))
+        side = "below" if _bigger_is_better(entry.get("metric") or metric) else "above"
         heading = (f"worst slices of {name} by {by}: {metric} (overall {overall}, alarm "
-                   f"{margin} below)")  # fmt: skip
+                   f"{margin} {side})")  # fmt: skip
         t = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
         t.add_column("slice", overflow="fold")
         t.add_column("n", justify="right")

@@ -284,14 +284,17 @@ def _calibration_md(models: list[dict[str, Any]]) -> list[str]:
                                          f"{_num(e.get('ece'))} when it opened)"
                                          for e in eps[-5:])  # fmt: skip
         out.append(line)
-        bins = [b for b in cal.get("bins") or [] if b.get("n")]
+        every = cal.get("bins") or []
+        last = every[-1] if every else None
+        bins = [b for b in every if b.get("n")]
         if not bins:
             out.append("  - no scored event with probabilities in the window")
         for b in bins:
             acc, conf = b.get("accuracy"), b.get("confidence")
             gap = acc - conf if isinstance(acc, float) and isinstance(conf, float) else None
-            out.append(f"  - confidence [{b['lo']:.1f}, {b['hi']:.1f}): {b['n']} events, mean "
-                       f"confidence {_num(conf)}, accuracy {_num(acc)} "
+            close = "]" if b is last else ")"  # the last bin includes 1.0
+            out.append(f"  - confidence [{b['lo']:.1f}, {b['hi']:.1f}{close}: {b['n']} events, "
+                       f"mean confidence {_num(conf)}, accuracy {_num(acc)} "
                        f"(gap {_num(gap)})")  # fmt: skip
     return [*out, ""]
 

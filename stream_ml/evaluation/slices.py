@@ -692,8 +692,8 @@ class SliceStage:
         }
         for slot in scored:
             pq = slot.prequential
-            entry: dict[str, Any] = {
-                "overall": float(pq.metrics[0].get()),
+            entry: dict[str, Any] = {  # overall: None before any scored event (not River's 0)
+                "overall": float(pq.metrics[0].get()) if pq.n else None,
                 "slices": self.report(slot.name),
             }
             if pq.names[0] != first:

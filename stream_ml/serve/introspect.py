@@ -174,7 +174,7 @@ def slices(summary: dict[str, Any], model: str | None = None,
             raise ServeError("no_slices", "no slices are configured ([evaluation] slices)", 404,
                              field="model")  # fmt: skip
         return {"configured": False, "by": [], "metric": None, "margin": None, "tracked": None,
-                "models": {}, "alarms": []}  # fmt: skip
+                "window": None, "models": {}, "alarms": []}  # fmt: skip
     models = dict(sl.get("models") or {})
     alarms = list(sl.get("alarms") or [])
     if model is not None:
@@ -191,7 +191,7 @@ def slices(summary: dict[str, Any], model: str | None = None,
             return kept + [r for r in rows if is_other(r.get("slice"))]
 
         models = {k: {**v, "slices": cut(v.get("slices") or [])} for k, v in models.items()}
-    keys = ("by", "metric", "margin", "tracked")
+    keys = ("by", "metric", "margin", "tracked", "window")
     out = {"configured": True, **{k: sl.get(k) for k in keys}, "models": models,
            "alarms": alarms}  # fmt: skip
     if sl.get("unmerged"):

@@ -276,6 +276,16 @@ class CalibrationsOut(BaseModel):
     models: dict[str, CalibrationOut]
 
 
+class RecentOut(BaseModel):
+    """A slice's value and interval over its recent labels (what the alarm reads: the last
+    ``window`` to 2 x ``window`` labels)."""
+
+    n: int
+    value: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+
+
 class SliceOut(BaseModel):
     """One slice of one model: the sliced metric since the slice is tracked, its interval."""
 
@@ -286,10 +296,15 @@ class SliceOut(BaseModel):
     hi: float | None = None
     alarm: bool = False
     by: str | None = Field(default=None, description="its dimension (with several only)")
+    recent: RecentOut | None = Field(
+        default=None, description="over the recent labels (window > 0, metrics with interval)"
+    )
 
 
 class ModelSlicesOut(BaseModel):
-    overall: float | None = Field(description="the model's cumulative value of the metric")
+    overall: float | None = Field(
+        description="the model's cumulative value of the metric (None: nothing scored yet)"
+    )
     slices: list[SliceOut] = Field(description="worst first, each dimension's other last")
     metric: str | None = Field(default=None, description="set when not the common metric")
 
@@ -315,6 +330,9 @@ class SlicesOut(BaseModel):
     metric: str | None = None
     margin: float | None = None
     tracked: int | None = Field(default=None, description="slices tracked per dimension")
+    window: int | None = Field(
+        default=None, description="labels per alarm bucket ([evaluation] slice_window; 0: all)"
+    )
     models: dict[str, ModelSlicesOut] = Field(default_factory=dict)
     alarms: list[SliceAlarmOut] = Field(default_factory=list)
     unmerged: int | None = Field(default=None, description="slices folded into other whose "

@@ -83,7 +83,7 @@ def test_slices_calibration_and_models_endpoints(serve):
     assert r.status_code == 200
     sl = r.json()
     assert sl["configured"] is True and sl["by"] == ["region"] and sl["metric"] == "Accuracy"
-    assert sl["margin"] == 0.05 and sl["tracked"] == 20
+    assert sl["margin"] == 0.05 and sl["tracked"] == 20 and sl["window"] == 5000
     for name in ("lr", "tree"):
         entry = sl["models"][name]
         assert {e["slice"] for e in entry["slices"]} == {f"region={g}" for g in REGIONS}
@@ -132,7 +132,7 @@ def test_without_slices_the_endpoints_say_so(serve):
         "evaluation": {"metrics": ["MAE"]}}))  # fmt: skip
     sl = httpx.get(server.url + "/v1/slices").json()
     assert sl == {"configured": False, "by": [], "metric": None, "margin": None,
-                  "tracked": None, "models": {}, "alarms": []}  # fmt: skip
+                  "tracked": None, "window": None, "models": {}, "alarms": []}  # fmt: skip
     r = httpx.get(server.url + "/v1/slices", params={"model": "lr"})
     assert r.status_code == 404 and r.json()["code"] == "no_slices"
     assert httpx.get(server.url + "/v1/calibration").json() == {"models": {}}  # a regressor
