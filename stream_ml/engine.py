@@ -52,10 +52,11 @@ from stream_ml.events import (
     Prediction,
     SnapshotRequest,
     parse_message,
+    quick_fields,
 )
 from stream_ml.models.slot import ModelSlot
 from stream_ml.stages.monitoring import DriftStage, MonitorConfig
-from stream_ml.stages.routing import RouterStage
+from stream_ml.stages.routing import RouterStage, check_feedback, feed_router, predict_routed
 
 
 class FeatureStage(Protocol):
@@ -477,7 +478,6 @@ class Engine:
     def _predict_routed(
         self, x: dict, id: str, key: str | None, ts: float, seq: int, candidates: Any
     ) -> Prediction:
-        from stream_ml.stages.routing import predict_routed
 
         try:
             p, record = predict_routed(
@@ -501,7 +501,6 @@ class Engine:
     def _learn_routed(
         self, id: str, record: Routed, label: Any, reward: Any, clicks: Any, ts: float | None
     ) -> None:
-        from stream_ml.stages.routing import check_feedback, feed_router
 
         stage = self.router
         ranking = record.rows is not None
@@ -552,6 +551,14 @@ class Engine:
 
     def process(self, message: Any) -> Prediction | Ack:
         """Validate one message (dict, JSON, or pydantic model) and apply it."""
+        if type(message) is dict:
+            q = quick_fields(message)  # the plain shapes, checked by hand (same result)
+            if q is not None:
+                if q[0] == "observation":
+                    return self.predict(q[4], id=q[1], key=q[2], ts=q[3], copy=False)
+                ts = q[3] if q[3] is not None else self.last_ts
+                self.learn(q[1], q[4], reward=q[5], ts=ts)
+                return Ack(q[1], q[4] is not None)
         try:
             msg = parse_message(message)
         except EventError as err:
