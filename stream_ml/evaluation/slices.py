@@ -104,7 +104,9 @@ def wilson(successes: float, n: int, z: float = 1.959963984540054) -> tuple[floa
     denom = 1 + z2 / n
     center = (p + z2 / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / denom
-    return (max(0.0, center - half), min(1.0, center + half))
+    lo = 0.0 if successes <= 0 else max(0.0, center - half)  # exact at the edges (not 1e-17)
+    hi = 1.0 if successes >= n else min(1.0, center + half)
+    return (lo, hi)
 
 
 class SliceSpec:
@@ -548,6 +550,12 @@ class SliceStage:
                         cell.rotate()
         records: list[dict[str, Any]] = []
         z, open_ = self.z, self.open
+        if open_:  # the episodes of a model no longer in the engine end here
+            names = {slot.name for slot in slots}
+            for key in [k for k in open_ if k[0] not in names]:
+                ep = open_.pop(key)
+                ep["end"] = seq
+                ep["reason"] = "model removed"
         min_n, margin = self.config.min_n, self.config.margin
         for slot in slots:
             if not slot.scored:
@@ -677,6 +685,14 @@ class SliceStage:
             row["by"] = dim.spec.text
         return row
 
+    def _alarms(self) -> list[dict[str, Any]]:
+        """The last 100 episodes, and every open one older than those (so that each row's
+        ``alarm: true`` has its episode), oldest first."""
+        kept = {id(e) for e in self.episodes}
+        older = [e for e in self.open.values() if id(e) not in kept]
+        older.sort(key=lambda e: e["start"])
+        return [dict(e) for e in (*older, *self.episodes)]
+
     def summary(self, slots: Sequence[Any]) -> dict[str, Any]:
         """``summary()["slices"]`` (the shape in notes/shapes.md)."""
         scored = [s for s in slots if s.scored]
@@ -688,7 +704,7 @@ class SliceStage:
             "tracked": self.top,
             "window": self.window,
             "models": {},
-            "alarms": [dict(e) for e in self.episodes],
+            "alarms": self._alarms(),
         }
         for slot in scored:
             pq = slot.prequential

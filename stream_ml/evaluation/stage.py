@@ -116,6 +116,12 @@ class EvaluationStage:
     def check_ece(self, engine: Any) -> None:
         threshold = self.ece_alarm
         assert threshold is not None
+        if self.ece_open:  # the episodes of a model no longer in the engine end here
+            names = {slot.name for slot in engine.slots}
+            for name in [m for m in self.ece_open if m not in names]:
+                ep = self.ece_open.pop(name)
+                ep["end"] = engine.seq
+                ep["reason"] = "model removed"
         for slot in engine.slots:
             if not slot.is_classifier:
                 continue
@@ -146,4 +152,9 @@ class EvaluationStage:
             )
 
     def calibration_alarms(self, name: str) -> list[dict[str, Any]]:
-        return [dict(e) for e in self.ece_episodes if e["model"] == name]
+        """Model ``name``'s episodes among the last 100, and its open one if older."""
+        out = [dict(e) for e in self.ece_episodes if e["model"] == name]
+        ep = self.ece_open.get(name)
+        if ep is not None and all(e is not ep for e in self.ece_episodes):
+            out.insert(0, dict(ep))
+        return out

@@ -232,8 +232,8 @@ def test_ring_counters_equal_the_direct_computation_through_wraps() -> None:
     """Review R4: per-bin counters kept for the ring, brought up to date at each read from
     the events written since the previous one (the new one added, the overwritten one
     subtracted), so a read is O(bins + new events), nothing per event. Reads at irregular
-    gaps (shorter and longer than the ring) through 12 wraps of a 250-event ring, with events
-    without probabilities and invalid ones mixed in: every read equals the direct computation
+    gaps (shorter and longer than the ring) through 12 wraps of a 250-event ring, with
+    non-answers and invalid probabilities mixed in: every read equals the direct computation
     over the ring (exactly: the same integer sums) and numpy's ECE to 1e-12. The counters are
     a cache: not pickled, so a read changes neither the pickle nor the digest."""
     from stream_ml.evaluation.prequential import Prequential
@@ -249,13 +249,15 @@ def test_ring_counters_equal_the_direct_computation_through_wraps() -> None:
         y = bool(rng.random() < p)
         r = rng.random()
         proba = (
-            {} if r < 0.03 else {True: float("nan"), False: 0.5} if r < 0.05
+            {} if r < 0.05 else {True: float("nan"), False: 0.5} if r < 0.07
             else {False: 1 - p, True: p}
         )  # fmt: skip
-        y_pred = (p >= 0.5) if proba != {} else True
+        # the engine's argmax; without probabilities: a non-answer, or a label alone
+        y_pred = max(proba, key=proba.get) if proba else (None if r < 0.025 else True)
         pq.update(y, y_pred, proba)
         twin.update(y, y_pred, proba)
-        events.append((y, y_pred, proba))
+        if y_pred is not None:  # a non-answer is not scored
+            events.append((y, y_pred, proba))
         if i in reads or i == 2999:
             last = events[-250:]
             got = pq.calibration()
@@ -280,3 +282,23 @@ def test_engine_digest_does_not_depend_on_reads() -> None:
     a.metrics()
     a.summary()
     assert a.digest() == b.digest()
+
+
+def test_the_calibration_episode_of_a_removed_model_ends() -> None:
+    from stream_ml.models.slot import ModelSlot
+
+    rng = np.random.default_rng(0)
+    engine = Engine({"m": KnownProba(1.0)}, ece_alarm=0.1, ece_check_every=50, ece_min_n=50)
+    engine.add_slot(ModelSlot("c", KnownProba(4.0), metrics=["Accuracy"], window=1000))
+    for i in range(400):
+        p = float(rng.uniform(0.02, 0.98))
+        engine.predict({"p": p}, id=str(i))
+        engine.learn(str(i), bool(rng.random() < p))
+    assert list(engine.evaluation.ece_open) == ["c"]
+    engine.remove_slot("c")
+    for i in range(400, 450):
+        engine.predict({"p": 0.5}, id=str(i))
+        engine.learn(str(i), True)
+    assert engine.evaluation.ece_open == {}
+    (ep,) = engine.evaluation.calibration_alarms("c")
+    assert ep["end"] == engine.seq and ep["reason"] == "model removed"

@@ -60,7 +60,8 @@ def test_wilson_against_the_formula() -> None:
     # the textbook value (Wilson 1927; e.g. Newcombe 1998 table I: 81/263 -> 0.2553, 0.3662)
     lo, hi = wilson(81, 263)
     assert (round(lo, 4), round(hi, 4)) == (0.2553, 0.3662)
-    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == 1.0  # exactly (review N9)
+    assert wilson(0, 263)[0] == 0.0 and wilson(263, 263)[1] == 1.0
 
 
 def test_weather_config_slices_partition_and_order() -> None:
@@ -482,3 +483,41 @@ def test_equal_traffic_does_not_keep_swapping_but_a_heavier_newcomer_is_tracked(
             engine.predict({"r": r}, id=str(i))
             engine.learn(str(i), True)
         assert set(stage.dims[0].tracked) == {"r=a", "r=d"}
+
+
+def test_an_open_episode_older_than_the_last_100_stays_in_alarms() -> None:
+    """Review N9: ``episodes`` keeps the last 100; an episode still open that dropped out of
+    them is still listed (its row says ``alarm: true``), first, and only once."""
+    stage = SliceStage(["r"])
+    records: list[dict] = []
+    stage._check_one("m", "r=x", 0.1, 500, 0.05, 0.15, 0.9, True, 1, records)  # opens
+    for j in range(150):  # 150 more episodes, opened and closed
+        stage._check_one("m", f"r={j}", 0.1, 500, 0.05, 0.15, 0.9, True, 2 + j, records)
+        stage._check_one("m", f"r={j}", 0.9, 500, 0.85, 0.95, 0.9, True, 3 + j, records)
+    alarms = stage._alarms()
+    assert len(alarms) == 101 and alarms[0]["slice"] == "r=x" and alarms[0]["end"] is None
+    assert [a["slice"] for a in alarms].count("r=x") == 1
+    assert all(a["end"] is not None for a in alarms[1:])
+
+
+def test_the_episode_of_a_removed_model_ends() -> None:
+    """Review N9: a challenger with an open slice episode is removed; the next check ends it
+    (it used to stay open for good)."""
+    from stream_ml.models.slot import ModelSlot
+
+    engine = Engine({"m": _Rule()}, slices={"by": ["r"], "min_n": 20, "check_every": 10})
+    engine.add_slot(ModelSlot("c", _Rule(), metrics=["Accuracy"], window=1000))
+    for i in range(200):
+        r = "ab"[i % 2]
+        engine.predict({"r": r}, id=str(i))
+        engine.learn(str(i), r == "a")  # r=b always wrong: both models alarm on it
+    assert {(a["model"], a["end"]) for a in engine.summary()["slices"]["alarms"]} == {
+        ("m", None), ("c", None)}  # fmt: skip
+    engine.remove_slot("c")
+    for i in range(200, 210):
+        engine.predict({"r": "a"}, id=str(i))
+        engine.learn(str(i), True)
+    (gone,) = [a for a in engine.summary()["slices"]["alarms"] if a["model"] == "c"]
+    assert gone["end"] == engine.seq and gone["reason"] == "model removed"
+    assert ("c", "r=b") not in engine.evaluation.slices.open
+    assert ("m", "r=b") in engine.evaluation.slices.open
