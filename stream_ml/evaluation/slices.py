@@ -197,9 +197,17 @@ class SliceConfig(BaseModel):
                 SliceSpec(text)
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
+        v = [_normal(text) for text in v]  # "temp:0, 10" is "temp:0,10": one dimension
         if len(set(v)) != len(v):
             raise ValueError("a slice dimension is listed twice")
         return v
+
+
+def _normal(text: str) -> str:
+    """A dimension's text without its spaces: ``" temp : 0, 10"`` -> ``"temp:0,10"``."""
+    name, sep, bins = text.partition(":")
+    cuts = [c.strip() for c in bins.split(",") if c.strip()]
+    return name.strip() + (":" + ",".join(cuts) if sep else "")
 
 
 # how a metric's per-event value is summarised for its interval
@@ -447,8 +455,21 @@ class SliceStage:
         ]
         self.needs_key = any(d.spec.field is None for d in self.dims)
         self.labels = 0
-        self.open: dict[tuple[str, str], dict[str, Any]] = {}  # (model, slice) -> episode
+        # (model, dimension's spec text, slice) -> its open episode
+        self.open: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.episodes: deque[dict[str, Any]] = deque(maxlen=100)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if any(len(k) == 2 for k in self.open):  # keyed (model, slice) before: its dimension
+            dims = self.dims  # is the first that tracks it (else the first)
+
+            def by(value: str) -> str:
+                return next((d.spec.text for d in dims if value in d.tracked), dims[0].spec.text)
+
+            self.open = {
+                (k[0], by(k[1]), k[1]) if len(k) == 2 else k: ep for k, ep in self.open.items()
+            }
 
     # -- per label ----------------------------------------------------------------------------
 
@@ -526,7 +547,7 @@ class SliceStage:
 
     def _fold(self, dim: _Dim, value: str, seq: int) -> None:
         for name, cell in dim.tracked.pop(value).items():
-            ep = self.open.pop((name, value), None)  # before anything else: every fold ends it
+            ep = self.open.pop((name, dim.spec.text, value), None)  # every fold ends it
             if ep is not None:
                 ep["end"] = seq
                 ep["reason"] = "folded into other"
@@ -575,6 +596,7 @@ class SliceStage:
                         total_s1 += s1
                         dim_kind = cell.kind
                 overall = None if not total_n else _value(dim_kind, total_n, total_s1)
+                by = dim.spec.text
                 for value, cells in dim.tracked.items():
                     cell = cells.get(name)
                     if cell is None:
@@ -587,17 +609,18 @@ class SliceStage:
                         if not n or overall is None:
                             continue
                         v, over = _value(kind, n, s1), overall
-                        if (name, value) not in open_ and (
+                        if (name, by, value) not in open_ and (
                             n < min_n or (v >= over - margin if bigger else v <= over + margin)
                         ):
                             continue  # no episode, and none can start: no interval needed
                         lo, hi = _interval(kind, n, s1, s2, z)
-                    self._check_one(name, value, v, n, lo, hi, over, bigger, seq, records)
+                    self._check_one(name, by, value, v, n, lo, hi, over, bigger, seq, records)
         return records
 
     def _check_one(
         self,
         name: str,
+        by: str,
         value: str,
         v: float,
         n: int,
@@ -609,7 +632,7 @@ class SliceStage:
         records: list[dict[str, Any]],
     ) -> None:
         cfg = self.config
-        key = (name, value)
+        key = (name, by, value)  # a slice name can be in two dimensions ("v" and "v:0,10")
         ep = self.open.get(key)
         margin = cfg.margin
         if ep is not None:
@@ -674,7 +697,7 @@ class SliceStage:
             "value": cell.value(),
             "lo": lo,
             "hi": hi,
-            "alarm": (name, value) in self.open,
+            "alarm": (name, dim.spec.text, value) in self.open,
         }
         if self.window and cell.kind != "none":
             n, s1, s2 = cell.recent()

@@ -490,10 +490,10 @@ def test_an_open_episode_older_than_the_last_100_stays_in_alarms() -> None:
     them is still listed (its row says ``alarm: true``), first, and only once."""
     stage = SliceStage(["r"])
     records: list[dict] = []
-    stage._check_one("m", "r=x", 0.1, 500, 0.05, 0.15, 0.9, True, 1, records)  # opens
+    stage._check_one("m", "r", "r=x", 0.1, 500, 0.05, 0.15, 0.9, True, 1, records)  # opens
     for j in range(150):  # 150 more episodes, opened and closed
-        stage._check_one("m", f"r={j}", 0.1, 500, 0.05, 0.15, 0.9, True, 2 + j, records)
-        stage._check_one("m", f"r={j}", 0.9, 500, 0.85, 0.95, 0.9, True, 3 + j, records)
+        stage._check_one("m", "r", f"r={j}", 0.1, 500, 0.05, 0.15, 0.9, True, 2 + j, records)
+        stage._check_one("m", "r", f"r={j}", 0.9, 500, 0.85, 0.95, 0.9, True, 3 + j, records)
     alarms = stage._alarms()
     assert len(alarms) == 101 and alarms[0]["slice"] == "r=x" and alarms[0]["end"] is None
     assert [a["slice"] for a in alarms].count("r=x") == 1
@@ -519,5 +519,31 @@ def test_the_episode_of_a_removed_model_ends() -> None:
         engine.learn(str(i), True)
     (gone,) = [a for a in engine.summary()["slices"]["alarms"] if a["model"] == "c"]
     assert gone["end"] == engine.seq and gone["reason"] == "model removed"
-    assert ("c", "r=b") not in engine.evaluation.slices.open
-    assert ("m", "r=b") in engine.evaluation.slices.open
+    assert ("c", "r", "r=b") not in engine.evaluation.slices.open
+    assert ("m", "r", "r=b") in engine.evaluation.slices.open
+
+
+def test_dimensions_are_normalised_and_alarms_keyed_by_dimension() -> None:
+    """Review N5: "temp:0,10" and "temp:0, 10" are one dimension (listed twice: an error);
+    "v" and "v:0" both name a non-number "v=None", and their episodes are two, one per
+    dimension (they were one key, (model, slice))."""
+    assert SliceConfig(by=[" temp : 0, 10", "key"]).by == ["temp:0,10", "key"]
+    with pytest.raises(ValueError, match="twice"):
+        SliceConfig(by=["temp:0,10", "temp:0, 10"])
+    engine = Engine({"m": _Rule()}, slices={"by": ["v", "v:0"], "min_n": 20, "check_every": 10})
+    for i in range(300):
+        v = None if i % 3 == 0 else 1.0
+        engine.predict({"v": v}, id=str(i))
+        engine.learn(str(i), v is not None)  # v=None always wrong, in both dimensions
+    s = engine.summary()["slices"]
+    assert sorted(engine.evaluation.slices.open) == [("m", "v", "v=None"), ("m", "v:0", "v=None")]
+    assert [(a["slice"], a["end"]) for a in s["alarms"]] == [("v=None", None)] * 2
+    rows = [r for r in s["models"]["m"]["slices"] if r["slice"] == "v=None"]
+    assert sorted(r["by"] for r in rows) == ["v", "v:0"] and all(r["alarm"] for r in rows)
+    # a stage pickled with (model, slice) keys loads them under the dimension tracking them
+    stage = engine.evaluation.slices
+    state = dict(stage.__dict__)
+    state["open"] = {("m", "v=None"): {"model": "m", "slice": "v=None", "start": 1, "end": None}}
+    old = SliceStage.__new__(SliceStage)
+    old.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert list(old.open) == [("m", "v", "v=None")]
