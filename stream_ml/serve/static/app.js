@@ -370,7 +370,7 @@
     const open = (sl.alarms || []).filter((a) => a.end === null || a.end === undefined).length;
     if (!Object.values(sl.models || {}).some((m) => (m.slices || []).length)) {
       $("slices-note").textContent = "waiting for data: no label has been scored yet";
-    } else $("slices-note").textContent = `alarm when a slice's interval is ${fmt(sl.margin)} below the overall (dashed); ` +
+    } else $("slices-note").textContent = `alarm when a slice's interval is ${fmt(sl.margin)} ${/^(MAE|MSE|RMSE|RMSLE|MAPE|SMAPE|LogLoss|CrossEntropy)\b/.test(sl.metric || "") ? "above" : "below"} the overall (dashed); ` +
       `${sl.tracked} slices tracked per dimension, the rest in other · ${(sl.alarms || []).length} alarm episode(s), ${open} open`;
     const holder = $("slices");
     const names = ordered(Object.keys(sl.models || {}));
