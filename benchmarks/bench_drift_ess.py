@@ -31,15 +31,9 @@ import numpy as np
 from stream_ml.drift import CvMDetector, KSDetector, thresholds
 from stream_ml.drift.calibration import Spec
 from stream_ml.drift.dependence import ess_factor, lag1
+from stream_ml.drift.streams import ar1_series
 
-
-def ar1(rng: np.random.Generator, size: int, phi: float) -> np.ndarray:
-    e = rng.normal(size=size + 200)
-    x = np.empty_like(e)
-    x[0] = e[0]
-    for t in range(1, len(e)):
-        x[t] = phi * x[t - 1] + e[t]
-    return x[200:]
+ar1 = ar1_series  # the seeded AR(1) series of stream_ml.drift.streams
 
 
 def f_lag1(ref: np.ndarray) -> float:

@@ -19,8 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = [
-    "DriftStream", "abrupt", "categorical_shift", "covariate_shift", "gradual", "label_shift",
-    "recurring", "variance_change",
+    "DriftStream", "abrupt", "ar1_series", "categorical_shift", "covariate_shift", "gradual",
+    "label_shift", "recurring", "variance_change",
 ]  # fmt: skip
 
 
@@ -102,3 +102,19 @@ def categorical_shift(n: int, at: int, p_before: list[float] | None = None,
     cats = np.array([f"c{i}" for i in range(len(p0))])
     x = np.concatenate([rng.choice(cats, at, p=p0), rng.choice(cats, n - at, p=p1)])
     return DriftStream(x, (at,), name="categorical shift")
+
+
+def ar1_series(rng: np.random.Generator, size: int, phi: float, burn_in: int = 200) -> NDArray:
+    """A stationary Gaussian AR(1) series ``x[t] = phi x[t-1] + e[t]`` (unit innovations), from
+    ``rng``, after ``burn_in`` values (the calibration tests' autocorrelated streams).
+
+    >>> x = ar1_series(np.random.default_rng(0), 20_000, 0.5)
+    >>> bool(abs(np.corrcoef(x[:-1], x[1:])[0, 1] - 0.5) < 0.03)
+    True
+    """
+    e = rng.normal(size=size + burn_in)
+    x = np.empty_like(e)
+    x[0] = e[0]
+    for t in range(1, len(e)):
+        x[t] = phi * x[t - 1] + e[t]
+    return x[burn_in:]

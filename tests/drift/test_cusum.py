@@ -16,18 +16,13 @@ import pytest
 
 from stream_ml.drift import CUSUMConfig, CUSUMDetector, FeatureDriftMonitor, parse_detector_config
 from stream_ml.drift.cusum import CUSUMCalibration
+from stream_ml.drift.streams import ar1_series
 from stream_ml.errors import ConfigError
 
 ERT = 1000.0
 
 
-def ar1(rng: np.random.Generator, size: int, phi: float) -> np.ndarray:
-    e = rng.normal(size=size + 200)
-    x = np.empty_like(e)
-    x[0] = e[0]
-    for t in range(1, len(e)):
-        x[t] = phi * x[t - 1] + e[t]
-    return x[200:]
+ar1 = ar1_series  # the seeded AR(1) series of stream_ml.drift.streams
 
 
 def events_per_alarm(make, draw, refs: int = 30, length: int = 10_000, seed: int = 10) -> float:
