@@ -135,6 +135,16 @@ key_env = "STREAM_ML_BENCH_KEY"
 """
 
 
+def river_models() -> dict:
+    """The two models of the config (:data:`CONFIG`), built by hand."""
+    return {
+        "lr": compose.Discard("station")
+        | preprocessing.StandardScaler()
+        | linear_model.LogisticRegression(),
+        "tree": compose.Discard("station") | tree.HoeffdingTreeClassifier(grace_period=100),
+    }
+
+
 def run_engine(messages: Path, work: Path, every: int) -> tuple[float, int]:
     db = work / f"engine-{time.monotonic_ns()}.db"
     cfg_path = work / "everything.toml"
@@ -160,12 +170,7 @@ def run_river(
         feature_extraction.Agg("feat_3", "station", utils.TimeRolling(stats.Var(), 30 * day)),
         feature_extraction.Agg("feat_4", "station", utils.TimeRolling(stats.Mean(), 90 * day)),
     ]
-    models = {
-        "lr": compose.Discard("station")
-        | preprocessing.StandardScaler()
-        | linear_model.LogisticRegression(),
-        "tree": compose.Discard("station") | tree.HoeffdingTreeClassifier(grace_period=100),
-    }
+    models = river_models()
     arms = list(models)
     policy = bandit.ThompsonSampling(reward_obj=proba.Beta(), seed=seed)
     # the same statistical work as the engine's default KS (reference 500, window 200): KSWIN
@@ -241,12 +246,7 @@ def run_models_only(
 ) -> tuple[float, int]:
     """Only what both sides must do: the models predict (the served one) and learn (both);
     with ``features`` (:func:`windowed_features`) on the inputs with the windowed features."""
-    models = {
-        "lr": compose.Discard("station")
-        | preprocessing.StandardScaler()
-        | linear_model.LogisticRegression(),
-        "tree": compose.Discard("station") | tree.HoeffdingTreeClassifier(grace_period=100),
-    }
+    models = river_models()
     arms = list(models)
     pending: dict[str, tuple] = {}
     events = 0
