@@ -15,6 +15,34 @@ from stream_ml.serve import ServerThread, ServeSettings, create_app
 TOKEN = "t0ken-for-tests-only"
 
 
+def _import_schemathesis_now() -> None:
+    """Import schemathesis's OpenAPI modules here, at collection, not lazily inside a test.
+
+    pytest rewrites a plugin's modules on import, which parses their source; schemathesis
+    imports some only when a check or a coverage phase first needs them, deep in a test, and
+    there CPython 3.11.7 (gh-106905, fixed in 3.11.8) fails the parse with ``SystemError: AST
+    constructor recursion depth mismatch``; the report of that failure can fail the same way
+    and stop the whole run with an INTERNALERROR (seen in test_schemathesis.py and
+    test_slices_schemathesis.py)."""
+    import contextlib
+    import importlib
+    import pkgutil
+    import sys
+
+    if sys.version_info >= (3, 11, 8):
+        return
+    try:
+        import schemathesis.specs.openapi as openapi
+    except ImportError:
+        return
+    for module in pkgutil.walk_packages(openapi.__path__, "schemathesis.specs.openapi."):
+        with contextlib.suppress(ImportError):  # an optional extra that is not installed
+            importlib.import_module(module.name)
+
+
+_import_schemathesis_now()
+
+
 def small_engine() -> Engine:
     return Engine({"lr": preprocessing.StandardScaler() | linear_model.LogisticRegression()})
 
