@@ -65,7 +65,9 @@ class ServerThread:
         settings = settings or getattr(getattr(app, "state", None), "serve", None)
         if not isinstance(settings, ServeSettings):
             settings = settings.settings if settings is not None else ServeSettings()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are
+        # TCP, and without it a keep-alive request waits ~40 ms for Nagle and delayed ACKs
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, 0))
         self.host, self.port = self.sock.getsockname()[:2]
