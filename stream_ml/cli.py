@@ -343,6 +343,11 @@ def run(config: str, as_json: bool, strict: bool, limit: int | None, show_progre
     Exit codes: 0 done, 1 config or file problem, 2 --strict stopped at a bad record,
     130 interrupted (Ctrl-C; a snapshot is taken first when [snapshots] is configured).
     """
+    if runtime == "bytewax" and limit is not None:
+        raise click.UsageError(
+            "--limit is not supported with --runtime bytewax (the dataflow reads the whole "
+            "source): run the embedded runtime, or give the dataflow a shorter file"
+        )
     try:
         if runtime == "bytewax":
             report = _run_bytewax(config, workers, processes, recovery, keyed, snapshot_interval,
@@ -364,6 +369,8 @@ def _run_embedded(config: str, as_json: bool, strict: bool, limit: int | None,
 
     try:
         cfg = load_config(config)
+        if limit is None:  # [source] limit (a River dataset applies its own as well)
+            limit = getattr(cfg.source, "limit", None)
         show = (not as_json and err_console.is_terminal) if show_progress is None else show_progress
         total = source_total(cfg.source, limit) if show and cfg.source is not None else None
         tally = RunTally()
@@ -449,6 +456,11 @@ def _run_bytewax(config: str, workers: int, processes: int, recovery: str | None
     resumed = recovery is not None and any(Path(recovery).glob("part-*.sqlite3"))
     try:
         cfg = load_config(config)
+        if getattr(cfg.source, "limit", None) is not None and cfg.source.kind != "river":
+            raise ConfigError(
+                "source.limit is not supported with --runtime bytewax (the dataflow reads the "
+                "whole file): remove it, or give the dataflow a shorter file"
+            )
         t0 = time.perf_counter()
         result = run_bytewax(cfg if processes == 1 else config, workers, processes, recovery,
                              keyed=keyed, snapshot_interval=snapshot_interval,

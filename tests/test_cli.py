@@ -97,3 +97,23 @@ def test_run_report_shows_drift_episodes_and_snapshots(cli_env, python, tmp_path
     assert "episode 1: events" in out
     assert f"snapshots: 3 written to {tmp_path / 's.db'}, last version 3 (event 6,000" in out
     assert "scored" in out and "learned" in out
+
+
+def test_source_limit_is_applied_and_bytewax_refuses_a_limit(cli_env, python, tmp_path):
+    """``[source] limit`` stops a csv replay there (it was ignored: only River datasets applied
+    it); ``--limit`` and ``[source] limit`` with ``--runtime bytewax``, which reads the whole
+    source, are refused with a message (exit 2 and 1), not silently ignored."""
+    cfg = (ROOT / "examples" / "weather.toml").read_text()
+    cfg = cfg.replace('path = "data/weather.csv.gz"', f'path = "{ROOT}/data/weather.csv.gz"\nlimit = 700')
+    assert "limit = 700" in cfg
+    path = tmp_path / "limited.toml"
+    path.write_text(cfg)
+    out = cli(["run", str(path), "--json"], cli_env, python)
+    assert json.loads(out.stdout)["events"] == 700
+    out = cli(["run", str(path), "--json", "--limit", "300"], cli_env, python)
+    assert json.loads(out.stdout)["events"] == 300  # the command line wins
+    bad = cli(["run", "examples/weather.toml", "--runtime", "bytewax", "--limit", "10"], cli_env,
+              python, check=False)  # fmt: skip
+    assert bad.returncode == 2 and "--limit is not supported with --runtime bytewax" in bad.stderr
+    bad = cli(["run", str(path), "--runtime", "bytewax"], cli_env, python, check=False)
+    assert bad.returncode == 1 and "source.limit is not supported" in bad.stderr
