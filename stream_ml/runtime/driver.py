@@ -46,16 +46,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from stream_ml.engine import Engine
 from stream_ml.errors import StreamMLError
-from stream_ml.events import Ack, ErrorRecord, SnapshotRequest, quick_fields
+from stream_ml.events import ErrorRecord, SnapshotRequest
 
 __all__ = ["Driver", "as_dict"]
 
-# A plain message (a dict of the shapes ``events.quick_fields`` checks) goes straight to
-# ``Engine.predict`` / ``Engine.learn``, as ``Engine.process`` would send it, without building
-# its pydantic object; an engine whose class overrides ``process`` gets every message through it.
-_PROCESS = Engine.process
 
 Output = Any  # Prediction | Ack | ErrorRecord | dict (an engine record)
 
@@ -209,18 +204,9 @@ class Driver:
         self.records += 1
         engine = self.engine
         kind = type(item)
-        if kind is dict:
+        if kind is dict:  # a message (Engine.process checks the plain shapes by hand)
             try:
-                q = quick_fields(item) if type(engine).process is _PROCESS else None
-                if q is None:
-                    out.append(engine.process(item))
-                elif q[0] == "observation":  # what Engine.process does with the message
-                    out.append(engine.predict(q[4], id=q[1], key=q[2], ts=q[3], copy=False))
-                else:
-                    id, label = q[1], q[4]
-                    ts = q[3] if q[3] is not None else engine.last_ts
-                    engine.learn(id, label, reward=q[5], ts=ts)
-                    out.append(Ack(id, label is not None))
+                out.append(engine.process(item))
             except StreamMLError as err:
                 self._error(err, offset, out, counted=True)
         elif kind is tuple:
