@@ -309,13 +309,16 @@ class Engine:
         reward: float | None = None,
         clicks: list[str] | None = None,
         ts: float | None = None,
+        shown: list[str] | None = None,
     ) -> None:
         """Join a label to the pending prediction ``id``: every model learns, then is scored.
 
         The models learn from the features they saw when they predicted, never recomputed (and
         are scored on what they answered then). ``reward`` (a business value) and ``clicks``
-        (for rankings) go to the router. ``ts`` is the feedback's event time: the label lag
-        (``ts`` minus the prediction's) is reported in ``summary()["labels"]``.
+        (for rankings) go to the router; ``shown`` (for rankings) names the candidates the user
+        saw: the models learn from those rows only (default: every candidate), and clicks must
+        be among them. ``ts`` is the feedback's event time: the label lag (``ts`` minus the
+        prediction's) is reported in ``summary()["labels"]``.
 
         Refused feedback changes nothing (the prediction stays pending, in its place): an id
         that is not pending, a feedback with neither label, reward nor clicks, a reward without
@@ -331,8 +334,10 @@ class Engine:
             raise self._count(UnknownIdError(id))
         cls = type(record)
         if cls is Prediction:  # one model: the prediction is the record (see predict)
-            if label is None or reward is not None or clicks is not None:
-                raise self._count(_refused(label, reward, clicks, routed=False, ranking=False))
+            if label is None or reward is not None or clicks is not None or shown is not None:
+                raise self._count(
+                    _refused(label, reward, clicks, routed=False, ranking=False, shown=shown)
+                )
             x = record.x
             slot = self.slots[0]
             learn_one = slot.learn_one  # an attribute, not a method: LOAD_ATTR specializes
@@ -358,9 +363,11 @@ class Engine:
                 self.evaluation.on_label(self, id, x, record.key, label, answers)  # type: ignore[union-attr]
             return
         if cls is Routed:
-            return self._learn_routed(id, record, label, reward, clicks, ts)  # type: ignore[arg-type]
-        if label is None or reward is not None or clicks is not None:
-            raise self._count(_refused(label, reward, clicks, routed=False, ranking=False))
+            return self._learn_routed(id, record, label, reward, clicks, ts, shown)  # type: ignore[arg-type]
+        if label is None or reward is not None or clicks is not None or shown is not None:
+            raise self._count(
+                _refused(label, reward, clicks, routed=False, ranking=False, shown=shown)
+            )
         x = record.x
         self._learn_answers(x, label, record.answers, record.ts)  # type: ignore[union-attr]
         del records[id]
@@ -499,7 +506,8 @@ class Engine:
         return p
 
     def _learn_routed(
-        self, id: str, record: Routed, label: Any, reward: Any, clicks: Any, ts: float | None
+        self, id: str, record: Routed, label: Any, reward: Any, clicks: Any, ts: float | None,
+        shown: list[str] | None = None,
     ) -> None:
 
         stage = self.router
@@ -510,8 +518,12 @@ class Engine:
             raise self._count(
                 _refused(label, reward, clicks, routed=stage is not None, ranking=ranking)
             )
+        if shown is not None and not ranking:
+            raise self._count(
+                _refused(label, reward, clicks, routed=True, ranking=False, shown=shown)
+            )
         try:
-            check_feedback(record, self.slots, clicks)
+            check_feedback(record, self.slots, clicks, shown)
             if stage is not None and record.decision is not None:
                 feed_router(stage, record, self.slots, label, reward, clicks)
         except StreamMLError as err:
@@ -526,9 +538,13 @@ class Engine:
             if clicks is None:
                 return
             clicked = set(clicks)
+            rows = record.rows
+            if shown is not None:  # the models learn only from what the user saw
+                seen = set(shown)
+                rows = [(cid, features) for cid, features in rows if cid in seen]
             for slot in self.slots:
                 try:
-                    for cid, features in record.rows:
+                    for cid, features in rows:
                         slot.learn_one(features, cid in clicked)
                 except Exception as exc:  # counted like any model error (the router has its
                     # reward already, so the ranking is consumed, not held)
@@ -575,7 +591,7 @@ class Engine:
         assert isinstance(msg, Feedback)
         # the label lag is measured in event time: to the feedback's ts, else to the newest event
         ts = msg.ts if msg.ts is not None else self.last_ts
-        self.learn(msg.id, msg.label, reward=msg.reward, clicks=msg.clicks, ts=ts)
+        self.learn(msg.id, msg.label, reward=msg.reward, clicks=msg.clicks, ts=ts, shown=msg.shown)
         return Ack(msg.id, msg.label is not None or msg.clicks is not None)
 
     def process_many(self, messages: Iterable[Any]) -> list[Any]:
@@ -845,7 +861,8 @@ class Engine:
             self.error_samples[-1].offset = offset
 
 
-def _refused(label: Any, reward: Any, clicks: Any, *, routed: bool, ranking: bool) -> FeedbackError:
+def _refused(label: Any, reward: Any, clicks: Any, *, routed: bool, ranking: bool,
+             shown: Any = None) -> FeedbackError:  # fmt: skip
     """Why a feedback is refused (nothing changes): see :meth:`Engine.learn`."""
     if label is None and reward is None and clicks is None:
         return FeedbackError("label", "feedback needs a label, a reward or clicks")
@@ -853,4 +870,6 @@ def _refused(label: Any, reward: Any, clicks: Any, *, routed: bool, ranking: boo
         return FeedbackError("reward", "a reward needs an experiment router (configure [router])")
     if clicks is not None and not ranking:
         return FeedbackError("clicks", "clicks are feedback for a ranking (candidates) only")
+    if shown is not None and not ranking:
+        return FeedbackError("shown", "shown is feedback for a ranking (candidates) only")
     return FeedbackError("label", "a ranking learns from clicks, not from a label")

@@ -115,6 +115,9 @@ class Feedback(_Message):
     label: Label | None = None
     reward: float | None = None
     clicks: list[str] | None = None
+    #: for a ranking: the ids of the candidates the user saw (default: every candidate); the
+    #: models learn from those rows only, and clicks must be among them
+    shown: list[str] | None = None
     ts: float | None = None
 
     @field_validator("ts", mode="before")
@@ -221,7 +224,8 @@ def _quick(data: dict) -> Observation | Feedback | None:
     else:
         obj = _new(Feedback)
         _set(obj, "__dict__", {"kind": "feedback", "id": q[1], "key": q[2], "label": q[4],
-                               "reward": q[5], "clicks": None, "ts": q[3]})  # fmt: skip
+                               "reward": q[5], "clicks": None, "shown": None,
+                               "ts": q[3]})  # fmt: skip
     _set(obj, "__pydantic_fields_set__", set(data))
     _set(obj, "__pydantic_extra__", None)
     _set(obj, "__pydantic_private__", None)

@@ -394,19 +394,29 @@ def predict_routed(
     return Prediction(id, served, y_pred, proba, key, ts, seq, propensity, version, shadow), record
 
 
-def check_feedback(record: Routed, slots: Sequence[Any], clicks: list[str] | None) -> None:
-    """Refuse clicks on items that were not shown (raises; nothing changes)."""
-    if record.rows is None or clicks is None:
+def check_feedback(
+    record: Routed, slots: Sequence[Any], clicks: list[str] | None,
+    shown: list[str] | None = None,
+) -> None:
+    """Refuse clicks on items that were not shown, and a ``shown`` list naming items that
+    were not ranked or leaving out a clicked one (raises; nothing changes)."""
+    if record.rows is None or (clicks is None and shown is None):
         return
     interleaved, decision, answers = record.interleaved, record.decision, record.answers
     if interleaved is not None:
-        shown = set(interleaved.items)
+        ranked = set(interleaved.items)
     else:
         served_i = next(
             (i for i, s in enumerate(slots) if decision is None or s.name == decision.served), 0
         )
-        shown = set(answers[served_i][0]) if answers[served_i] is not None else set()
-    bad = [c for c in clicks if c not in shown]
+        ranked = set(answers[served_i][0]) if answers[served_i] is not None else set()
+    if shown is not None:
+        seen = set(shown)
+        bad = [c for c in seen if c not in ranked]
+        if bad:
+            raise EventError("shown", f"items were not in the ranking: {sorted(bad)}")
+        ranked = seen
+    bad = [c for c in clicks or () if c not in ranked]
     if bad:
         raise EventError("clicks", f"clicked items were not shown: {bad}")
 
