@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from websockets.sync.client import connect
 
 import scenarios
@@ -144,7 +146,9 @@ def test_history_charts_and_a_drawn_episode_from_the_first_second(serve, browser
     assert page.locator(".chart.waiting:not(#chart-features)").count() == 0
     # the KS episode is drawn: the hook shaded it, and the canvas holds its colour there
     assert page.evaluate("window.dash.drawn['drift:x-shift']") >= 1
-    shaded = page.evaluate("""() => {
+    # (the canvas is redrawn as updates arrive: wait for a drawn frame, up to 10 s, rather than
+    # sample one mid-redraw on a loaded machine)
+    shaded_js = """() => {
         const u = window.dash.charts['drift:x-shift'];
         const ep = window.dash.episodes.find(e => e.monitor === 'x-shift');
         const end = ep.end ?? window.dash.ts[window.dash.ts.length - 1];
@@ -155,7 +159,10 @@ def test_history_charts_and_a_drawn_episode_from_the_first_second(serve, browser
             if (a > 40 && r > 200 && g < 130) hit++;
         }
         return hit / n;
-    }""")
+    }"""
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(f"({shaded_js})() > 0.5", timeout=10_000)
+    shaded = page.evaluate(shaded_js)
     assert shaded > 0.5, f"only {shaded:.0%} of the episode's column is shaded"
     text = page.inner_text("body")
     assert "reports alarms only" in text  # ADWIN: no statistic to show, and it says so
