@@ -18,6 +18,7 @@ from stream_ml.drift import CUSUMConfig, CUSUMDetector, FeatureDriftMonitor, par
 from stream_ml.drift.cusum import CUSUMCalibration
 from stream_ml.drift.streams import ar1_series
 from stream_ml.errors import ConfigError
+from tests.drift.ert import events_per_alarm
 
 ERT = 1000.0
 
@@ -25,17 +26,6 @@ ERT = 1000.0
 ar1 = ar1_series  # the seeded AR(1) series of stream_ml.drift.streams
 
 
-def events_per_alarm(make, draw, refs: int = 30, length: int = 10_000, seed: int = 10) -> float:
-    events = alarms = 0
-    for r in range(refs):
-        rng = np.random.default_rng(seed + r)
-        det = make(r)
-        for v in draw(rng, det.reference_size + length):
-            det.update(v)
-            if det.calibrated:
-                events += 1
-                alarms += det.drift_detected
-    return events / max(alarms, 1)
 
 
 DRAWS = {

@@ -20,6 +20,7 @@ from stream_ml.drift.dependence import (
     stationary_indices,
 )  # fmt: skip
 from stream_ml.drift.streams import ar1_series
+from tests.drift.ert import events_per_alarm
 
 ERT = 1000.0
 
@@ -27,17 +28,6 @@ ERT = 1000.0
 ar1 = ar1_series  # the seeded AR(1) series of stream_ml.drift.streams
 
 
-def events_per_alarm(make, draw, refs: int = 30, length: int = 10_000, seed: int = 10) -> float:
-    events = alarms = 0
-    for r in range(refs):
-        rng = np.random.default_rng(seed + r)
-        det = make(r)
-        for v in draw(rng, det.reference_size + length):
-            det.update(v)
-            if det.calibrated:
-                events += 1
-                alarms += det.drift_detected
-    return events / max(alarms, 1)
 
 
 def test_autocorrelation_test_and_block_helpers() -> None:
