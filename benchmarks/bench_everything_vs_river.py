@@ -158,18 +158,34 @@ def run_engine(messages: Path, work: Path, every: int) -> tuple[float, int]:
     return clock() - t0, summary["events"]
 
 
+def river_aggs() -> list:
+    """The config's three windowed features by station, as River's ``Agg``."""
+    day = dt.timedelta(days=1)
+    return [
+        feature_extraction.Agg("feat_1", "station", utils.TimeRolling(stats.Mean(), 30 * day)),
+        feature_extraction.Agg("feat_3", "station", utils.TimeRolling(stats.Var(), 30 * day)),
+        feature_extraction.Agg("feat_4", "station", utils.TimeRolling(stats.Mean(), 90 * day)),
+    ]
+
+
+def featurize(aggs: list, m: dict) -> dict:
+    """An observation's fields plus the windowed features (read, then learned)."""
+    x = dict(m["features"])
+    t = dt.datetime.utcfromtimestamp(m["ts"])
+    for agg in aggs:
+        x.update(agg.transform_one(x))
+    for agg in aggs:
+        agg.learn_one(x, t=t)
+    return x
+
+
 def run_river(
     messages: Path, work: Path, every: int, seed: int = 7, kswin_sizes: tuple = (700, 200)
 ) -> tuple[float, int]:
     """The same work, written by hand with River (what a user glues together)."""
     db = sqlite3.connect(work / f"river-{time.monotonic_ns()}.db")
     db.execute("create table snap (events integer, state blob)")
-    day = dt.timedelta(days=1)
-    aggs = [
-        feature_extraction.Agg("feat_1", "station", utils.TimeRolling(stats.Mean(), 30 * day)),
-        feature_extraction.Agg("feat_3", "station", utils.TimeRolling(stats.Var(), 30 * day)),
-        feature_extraction.Agg("feat_4", "station", utils.TimeRolling(stats.Mean(), 90 * day)),
-    ]
+    aggs = river_aggs()
     models = river_models()
     arms = list(models)
     policy = bandit.ThompsonSampling(reward_obj=proba.Beta(), seed=seed)
@@ -187,12 +203,7 @@ def run_river(
         for line in f:
             m = json.loads(line)
             if m["kind"] == "observation":
-                x = dict(m["features"])
-                t = dt.datetime.utcfromtimestamp(m["ts"])
-                for agg in aggs:
-                    x.update(agg.transform_one(x))
-                for agg in aggs:
-                    agg.learn_one(x, t=t)
+                x = featurize(aggs, m)
                 arm = policy.pull(arms)
                 y_pred = models[arm].predict_one(x)
                 for det, field in zip(kswin, FIELDS):
@@ -220,23 +231,13 @@ def run_river(
 def windowed_features(messages: Path) -> dict[str, dict]:
     """Each observation's fields plus the three windowed features (River's ``Agg``, as in
     :func:`run_river`), by id: the inputs the models see in both runs."""
-    day = dt.timedelta(days=1)
-    aggs = [
-        feature_extraction.Agg("feat_1", "station", utils.TimeRolling(stats.Mean(), 30 * day)),
-        feature_extraction.Agg("feat_3", "station", utils.TimeRolling(stats.Var(), 30 * day)),
-        feature_extraction.Agg("feat_4", "station", utils.TimeRolling(stats.Mean(), 90 * day)),
-    ]
+    aggs = river_aggs()
     out = {}
     with open(messages) as f:
         for line in f:
             m = json.loads(line)
             if m["kind"] == "observation":
-                x = dict(m["features"])
-                t = dt.datetime.utcfromtimestamp(m["ts"])
-                for agg in aggs:
-                    x.update(agg.transform_one(x))
-                for agg in aggs:
-                    agg.learn_one(x, t=t)
+                x = featurize(aggs, m)
                 out[m["id"]] = x
     return out
 
