@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from stream_ml.errors import ConfigError, StreamMLError
+from stream_ml.evaluation.slices import SliceConfig
 from stream_ml.models.expr import parse_model
 from stream_ml.stages.monitoring import MonitorConfig
 
@@ -115,6 +116,9 @@ class ModelConfig(_Config):
         return v
 
 
+_SLICE = SliceConfig.model_fields
+
+
 class EvaluationConfig(_Config):
     """Prequential evaluation: metrics by River name, the label delay of a replay, the window;
     slices of the first metric (``slices = ["region", "key", "temp:0,10,20"]``, see
@@ -126,14 +130,13 @@ class EvaluationConfig(_Config):
     slices: list[str] = Field(
         default_factory=list, description='fields, "key", or numeric bins "field:0,10,20"'
     )
-    slice_top: int = Field(default=20, ge=1, le=200, description="slices tracked per dimension")
-    slice_margin: float = Field(default=0.05, ge=0, description="alarm below overall by this")
-    slice_min_n: int = Field(default=200, ge=1, description="scored events before an alarm")
-    slice_check_every: int = Field(default=100, ge=1, description="labels between checks")
-    slice_confidence: float = Field(default=0.95, gt=0, lt=1, description="of the intervals")
-    slice_window: int = Field(
-        default=5000, ge=0, description="the alarm reads the last 1 to 2 windows (0: all)"
-    )
+    # the slices' terms: SliceConfig's own fields (defaults, bounds, descriptions), prefixed
+    slice_top: int = _SLICE["top"]
+    slice_margin: float = _SLICE["margin"]
+    slice_min_n: int = _SLICE["min_n"]
+    slice_check_every: int = _SLICE["check_every"]
+    slice_confidence: float = _SLICE["confidence"]
+    slice_window: int = _SLICE["window"]
     ece_alarm: float | None = Field(
         default=None, gt=0, lt=1, description="calibration_alarm above this rolling ECE"
     )
@@ -145,8 +148,6 @@ class EvaluationConfig(_Config):
     @field_validator("slices")
     @classmethod
     def _slices(cls, v: list[str]) -> list[str]:
-        from stream_ml.evaluation.slices import SliceConfig
-
         if not v:  # slices = [] is "no slices" (and a dumped config parses again)
             return v
         try:
@@ -159,8 +160,6 @@ class EvaluationConfig(_Config):
         """The :class:`~stream_ml.evaluation.slices.SliceConfig` (None without slices)."""
         if not self.slices:
             return None
-        from stream_ml.evaluation.slices import SliceConfig
-
         return SliceConfig(
             by=self.slices,
             top=self.slice_top,
